@@ -1,0 +1,85 @@
+# maint: the two commands a fresh machine needs are `make demo` and `make test`.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+export PATH := $(BIN):$(PATH)
+# Debian packages the lab and the tests need (installed with apt-get when running as root).
+DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev
+# Commands that tell whether those packages are present.
+DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages
+N ?= 3
+
+.PHONY: help deps system-deps venv collection-link lint unit test demo lab-image lab lab-down clean
+
+help:
+	@echo "make demo       build the lab, start a lab host, run patching in check mode then for real"
+	@echo "make test       install what is missing, lint, then pytest (unit, integration, Molecule)"
+	@echo "make lint       ruff, yamllint, ansible-lint (production profile), playbook syntax"
+	@echo "make lab N=3    start N lab hosts (inventory in .maint/lab/hosts.yml); make lab-down"
+
+system-deps:
+	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing Debian packages (missing:$$missing)"; \
+	    apt-get update -qq; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEB_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing:$$missing; run as root (or: sudo apt-get install $(DEB_PACKAGES)); lab tests will be skipped" >&2; \
+	  fi; \
+	fi
+	@if [ "$$(id -u)" = 0 ] && command -v runc >/dev/null 2>&1; then lab/configure-podman.sh; fi
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+# ansible.cfg looks for collections in .cache/collections: link maint.preventive there to this
+# checkout, so Molecule, ansible-lint and ansible-playbook always run the live source (a real
+# directory there would be a stale copy; ansible-compat skips installing over the link).
+collection-link:
+	@link=.cache/collections/ansible_collections/maint/preventive; \
+	if [ "$$(readlink "$$link" 2>/dev/null)" != "../../../.." ]; then \
+	  rm -rf "$$link"; mkdir -p "$$(dirname "$$link")"; ln -s ../../../.. "$$link"; \
+	fi
+
+deps: system-deps venv collection-link
+
+lint: venv collection-link
+	ruff check .
+	ruff format --check .
+	yamllint --strict .
+	ansible-lint
+	for pb in playbooks/*.yml; do \
+	  ansible-playbook --syntax-check -i localhost, "$$pb" >/dev/null || exit 1; \
+	done
+	@echo "lint: clean"
+
+lab-image: system-deps
+	@if [ "$$(id -u)" = 0 ]; then lab/build-image.sh; \
+	else echo "lab-image: needs root (debootstrap, rootful Podman); lab tests will be skipped" >&2; fi
+
+unit: venv
+	pytest -q tests/unit
+
+test: deps lint lab-image
+	scripts/test.sh
+
+demo: deps lab-image
+	scripts/demo.sh
+
+lab: deps lab-image
+	maint lab up -n $(N)
+
+lab-down: venv
+	maint lab down
+
+clean:
+	-maint lab down
+	rm -rf .cache .maint .pytest_cache .ruff_cache

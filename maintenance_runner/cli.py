@@ -1,0 +1,23 @@
+"""The ``maint`` command: a click group that each concern of the runner extends."""
+
+from __future__ import annotations
+
+import click
+
+from . import __version__
+from .commands_run import run_command
+from .lab import lab_group
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="maint")
+def main() -> None:
+    """Preventive IT maintenance as code.
+
+    Runs the maint.preventive roles (patching, antivirus, backup verification, access review,
+    hardening) against an inventory and reports each host's structured result.
+    """
+
+
+main.add_command(run_command)
+main.add_command(lab_group)

@@ -1,0 +1,94 @@
+"""Run collection playbooks through the ansible-runner Python API (the I/O edge).
+
+Each run gets its own private data directory; environment files are never written there
+(``suppress_env_files``), so credentials passed as extra variables do not land on disk.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ansible_runner
+
+from .collection import ansible_env, collection_root, playbook_path
+from .results import TaskResult, collect_results
+
+EventHandler = Callable[[Mapping[str, Any]], None]
+
+
+@dataclass
+class RunOutcome:
+    status: str
+    rc: int
+    results: list[TaskResult]
+    events: list[Mapping[str, Any]] = field(repr=False)
+    stats: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.rc == 0 and all(r.status != "failed" for r in self.results)
+
+
+def run_playbook(
+    playbook: str,
+    inventory: str | Path,
+    *,
+    extravars: Mapping[str, Any] | None = None,
+    limit: str | None = None,
+    check: bool = False,
+    diff: bool = False,
+    tags: Sequence[str] = (),
+    private_data_dir: str | Path | None = None,
+    on_event: EventHandler | None = None,
+    quiet: bool = True,
+) -> RunOutcome:
+    """Run ``playbooks/<playbook>.yml`` of the collection and collect role results."""
+    events: list[Mapping[str, Any]] = []
+
+    def handle(event: Mapping[str, Any]) -> bool:
+        events.append(event)
+        if on_event is not None:
+            on_event(event)
+        return True  # keep ansible-runner's own job_events on disk for the artifacts
+
+    cmdline = []
+    if check:
+        cmdline.append("--check")
+    if diff:
+        cmdline.append("--diff")
+    if tags:
+        cmdline += ["--tags", ",".join(tags)]
+
+    owned_tmp = None
+    if private_data_dir is None:
+        owned_tmp = tempfile.TemporaryDirectory(prefix="maint-run-")
+        private_data_dir = owned_tmp.name
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(private_data_dir),
+            project_dir=str(collection_root()),
+            playbook=str(playbook_path(playbook)),
+            inventory=str(Path(inventory).resolve()),
+            extravars=dict(extravars or {}),
+            limit=limit,
+            cmdline=" ".join(cmdline) or None,
+            envvars=ansible_env(),
+            event_handler=handle,
+            suppress_env_files=True,
+            rotate_artifacts=10,
+            quiet=quiet,
+        )
+        return RunOutcome(
+            status=str(runner.status),
+            rc=int(runner.rc if runner.rc is not None else 1),
+            results=collect_results(events),
+            events=events,
+            stats=dict(runner.stats or {}),
+        )
+    finally:
+        if owned_tmp is not None:
+            owned_tmp.cleanup()

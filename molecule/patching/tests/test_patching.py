@@ -1,0 +1,108 @@
+"""Verify the patching scenario on the lab host (testinfra).
+
+Runs twice: after converge + idempotence, and after side_effect (rollback). Each run reads the
+maint_result files the scenario saved in run order and checks the host against them.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "results"
+
+
+def _results(hostname):
+    files = sorted(RESULTS.glob(f"{hostname}-*.json"))
+    assert files, f"no saved maint_result in {RESULTS}: did converge run?"
+    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text())) for f in files]
+
+
+def _phase(results, name, index=0):
+    found = [r for phase, r in results if phase == name]
+    assert len(found) > index, f"no {name} result #{index + 1} in {[p for p, _ in results]}"
+    return found[index]
+
+
+@pytest.fixture
+def results(host):
+    return _results(host.backend.get_hostname())
+
+
+def _planned(result, name):
+    return [p for p in result["data"]["planned"] if p["name"] == name]
+
+
+def test_check_mode_lists_1_1_as_pending(results):
+    check = _phase(results, "check")
+    assert check["data"]["check_mode"] is True
+    assert check["status"] == "changed"
+    (fixture,) = _planned(check, "maint-fixture")
+    assert (fixture["current"], fixture["candidate"]) == ("1.0", "1.1")
+    ids = {f["id"] for f in check["findings"]}
+    assert "patching.updates_pending" in ids
+    assert "patching.security_updates_pending" in ids  # maint-fixture-tools has a security origin
+    assert check["rollback"] == {}
+
+
+def test_check_mode_changed_nothing(results, host):
+    converge = _phase(results, "converge")
+    # The first real run still found 1.0 installed: the check run before it changed nothing.
+    (fixture,) = _planned(converge, "maint-fixture")
+    assert fixture["current"] == "1.0"
+    manifests = host.run("ls /var/lib/maint/patching/manifest-*.json").stdout.split()
+    assert len(manifests) == 1, manifests
+
+
+def test_converge_applied_and_second_converge_changed_nothing(results):
+    first = _phase(results, "converge", 0)
+    second = _phase(results, "converge", 1)
+    assert first["status"] == "changed"
+    assert {p["name"] for p in first["data"]["applied"]} == {"maint-fixture", "maint-fixture-tools"}
+    assert second["status"] == "ok"
+    assert second["data"]["planned"] == []
+    assert second["rollback"] == {}
+
+
+def test_result_carries_the_manifest(results, host):
+    first = _phase(results, "converge", 0)
+    rollback = first["rollback"]
+    manifest = rollback["manifest"]
+    by_name = {p["name"]: p for p in manifest["packages"]}
+    assert by_name["maint-fixture"]["before"] == "1.0"
+    assert by_name["maint-fixture"]["after"] == "1.1"
+    assert host.file(rollback["manifest_path"]).exists
+    deb = by_name["maint-fixture"]["deb"]
+    assert deb.endswith("maint-fixture_1.0_all.deb")
+    assert host.file(deb).exists
+
+
+def test_reboot_pending_reported_not_performed(results):
+    first = _phase(results, "converge", 0)
+    assert first["data"]["reboot_required"] is True
+    assert first["data"]["reboot_packages"] == ["maint-fixture"]
+    assert "patching.reboot_pending" in {f["id"] for f in first["findings"]}
+
+
+def test_installed_version_matches_the_last_run(results, host):
+    rolled_back = any(phase == "rollback" for phase, _ in results)
+    expected = "1.0" if rolled_back else "1.1"
+    assert host.package("maint-fixture").version == expected
+    assert host.package("maint-fixture-tools").version == expected
+    assert host.check_output("maint-fixture --version") == f"maint-fixture {expected}"
+    assert host.run("service maint-fixture status").rc == 0
+
+
+def test_rollback_restored_exactly_1_0_without_the_repository(results, host):
+    if not any(phase == "rollback" for phase, _ in results):
+        pytest.skip("rollback has not run yet: side_effect comes after the first verify")
+    rollback = _phase(results, "rollback")
+    assert rollback["status"] == "changed"
+    assert set(rollback["data"]["restored"]) == {"maint-fixture", "maint-fixture-tools"}
+    assert rollback["data"]["versions"] == {"maint-fixture": "1.0", "maint-fixture-tools": "1.0"}
+    assert rollback["rollback"]["manifest"]["rolled_back_at"]
+    # 1.0 is no longer in the repository: the kept .deb did the downgrade.
+    packages = host.file("/srv/maint-fixture/main/Packages").content_string
+    assert "Version: 1.0" not in packages
+    assert "Version: 1.1" in packages

@@ -1,0 +1,109 @@
+# Copyright: maint developers
+# Apache License 2.0 (see galaxy.yml)
+"""Parsing of ``apt-get -s`` (simulate) output: pure functions, unit-tested on real samples.
+
+A simulation line looks like::
+
+    Inst perl [5.36.0-7+deb12u3] (5.36.0-7+deb12u4 Debian-Security:12/oldstable-security [amd64]) []
+    Inst newdep (1.2 Debian:12.5/stable [amd64])
+
+that is: name, the installed version in brackets (absent for a new package), then the candidate
+version, one or more comma-separated origins (``Label:Version/Archive``) and the architecture.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+
+INST_RE = re.compile(
+    r"^Inst (?P<name>\S+)"
+    r"(?: \[(?P<current>[^\]]+)\])?"
+    r" \((?P<candidate>\S+) (?P<origins>.*?) \[(?P<arch>[^\]]+)\]\)"
+)
+REMV_RE = re.compile(r"^Remv (?P<name>\S+)(?: \[(?P<current>[^\]]+)\])?")
+
+DEFAULT_SECURITY_PATTERNS = ("*-security", "Debian-Security*", "*security*")
+
+
+def parse_simulation(text):
+    """Return the packages an ``apt-get -s`` run would install, upgrade or remove."""
+    packages = []
+    seen = set()
+    for line in text.splitlines():
+        match = INST_RE.match(line)
+        if match:
+            name = match.group("name")
+            if name in seen:
+                continue
+            seen.add(name)
+            origins = [o.strip() for o in match.group("origins").split(",") if o.strip()]
+            packages.append(
+                {
+                    "name": name,
+                    "current": match.group("current"),
+                    "candidate": match.group("candidate"),
+                    "arch": match.group("arch"),
+                    "origins": origins,
+                    "action": "upgrade" if match.group("current") else "install",
+                }
+            )
+            continue
+        match = REMV_RE.match(line)
+        if match and match.group("name") not in seen:
+            seen.add(match.group("name"))
+            packages.append(
+                {
+                    "name": match.group("name"),
+                    "current": match.group("current"),
+                    "candidate": None,
+                    "arch": None,
+                    "origins": [],
+                    "action": "remove",
+                }
+            )
+    return packages
+
+
+def is_security(package, patterns=DEFAULT_SECURITY_PATTERNS):
+    """True when any origin of the candidate is a security archive or label."""
+    for origin in package.get("origins") or []:
+        parts = re.split(r"[:/]", origin)
+        for part in [origin, *parts]:
+            if any(fnmatch.fnmatchcase(part, p) for p in patterns):
+                return True
+    return False
+
+
+def _matches(name, patterns):
+    return any(fnmatch.fnmatchcase(name, p) for p in patterns)
+
+
+def select_updates(pending, allow=(), deny=(), held=(), security_only=False, patterns=None):
+    """Choose the upgrades to apply and say why each other one was left out.
+
+    Returns ``(selected, skipped)``: ``selected`` are the pending upgrades to apply,
+    ``skipped`` maps a package name to the reason it is not applied.
+    """
+    patterns = tuple(patterns or DEFAULT_SECURITY_PATTERNS)
+    selected, skipped = [], {}
+    for pkg in pending:
+        name = pkg["name"]
+        if pkg.get("action") != "upgrade":
+            continue
+        if name in held:
+            skipped[name] = "held"
+        elif deny and _matches(name, deny):
+            skipped[name] = "deny list"
+        elif allow and not _matches(name, allow):
+            skipped[name] = "not in allow list"
+        elif security_only and not is_security(pkg, patterns):
+            skipped[name] = "not a security update"
+        else:
+            selected.append(pkg)
+    return selected, skipped
+
+
+def deb_version_filename(version):
+    """The version as it appears in a .deb file name (epoch colon escaped as %3a)."""
+    return version.replace(":", "%3a")

@@ -1,0 +1,98 @@
+"""The maint CLI over real SSH against a lab host with the fixture repository."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+PREFIX = "maint-pytest"
+
+
+def maint(*args, cwd, check=True):
+    proc = subprocess.run(
+        [str(BIN / "maint"), *args], cwd=cwd, capture_output=True, text=True, check=False
+    )
+    if check:
+        assert proc.returncode == 0, f"maint {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    work = tmp_path_factory.mktemp("lab")
+    state = work / "state"
+    maint(
+        "lab",
+        "up",
+        "-n",
+        "1",
+        "--base-port",
+        "2450",
+        "--prefix",
+        PREFIX,
+        "--state",
+        str(state),
+        cwd=work,
+    )
+    yield work, state / "hosts.yml"
+    maint("lab", "down", "--prefix", PREFIX, cwd=work, check=False)
+
+
+def run_json(work, inventory, *extra):
+    proc = maint("run", "patching", "-i", str(inventory), "--json", *extra, cwd=work, check=False)
+    return proc.returncode, json.loads(proc.stdout)
+
+
+def test_check_apply_idempotent_and_rollback_over_ssh(lab):
+    work, inventory = lab
+    rc, (check,) = run_json(work, inventory, "--check")
+    assert rc == 0
+    assert check["host"] == f"{PREFIX}-1"
+    assert check["status"] == "changed"
+    assert {p["name"]: p["candidate"] for p in check["data"]["planned"]} == {
+        "maint-fixture": "1.1",
+        "maint-fixture-tools": "1.1",
+    }
+
+    rc, (applied,) = run_json(work, inventory)
+    assert rc == 0
+    assert applied["status"] == "changed"
+    assert applied["rollback"]["manifest"]["packages"][0]["before"] == "1.0"
+
+    rc, (again,) = run_json(work, inventory)
+    assert (rc, again["status"], again["data"]["planned"]) == (0, "ok", [])
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
+    from maintenance_runner.collection import ansible_env
+
+    env.update(ansible_env(env))
+    rollback = subprocess.run(
+        [str(BIN / "ansible-playbook"), "maint.preventive.rollback", "-i", str(inventory)],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert rollback.returncode == 0, rollback.stdout[-3000:]
+    version = subprocess.run(
+        ["podman", "exec", f"{PREFIX}-1", "dpkg-query", "-W", "-f=${Version}", "maint-fixture"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert version == "1.0"
+
+
+def test_a_failed_post_check_fails_the_host_and_keeps_the_result(lab):
+    work, inventory = lab
+    rc, (result,) = run_json(
+        work, inventory, "--check", "-e", 'patching_post_check_commands=["/bin/false"]'
+    )
+    assert rc == 1
+    assert result["status"] == "failed"
+    assert "patching.post_check_failed" in {f["id"] for f in result["findings"]}
