@@ -11,7 +11,7 @@ DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openss
 DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages
 N ?= 3
 
-.PHONY: help deps system-deps venv collection-link lint unit test demo lab-image lab lab-down clean
+.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down clean
 
 help:
 	@echo "make demo       build the lab, start a lab host, run patching in check mode then for real"
@@ -40,18 +40,9 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-# ansible.cfg looks for collections in .cache/collections: link maint.preventive there to this
-# checkout, so Molecule, ansible-lint and ansible-playbook always run the live source (a real
-# directory there would be a stale copy; ansible-compat skips installing over the link).
-collection-link:
-	@link=.cache/collections/ansible_collections/maint/preventive; \
-	if [ "$$(readlink "$$link" 2>/dev/null)" != "../../../.." ]; then \
-	  rm -rf "$$link"; mkdir -p "$$(dirname "$$link")"; ln -s ../../../.. "$$link"; \
-	fi
+deps: system-deps venv
 
-deps: system-deps venv collection-link
-
-lint: venv collection-link
+lint: venv
 	ruff check .
 	ruff format --check .
 	yamllint --strict .
