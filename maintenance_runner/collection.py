@@ -11,6 +11,7 @@ Two install shapes are supported without the user setting anything:
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 from pathlib import Path
@@ -56,13 +57,15 @@ def _cache_dir() -> Path:
 def collections_path() -> list[Path]:
     """Collection search path entries that make ``maint.preventive.*`` resolvable.
 
-    For a source tree a link ``<cache>/collections/ansible_collections/maint/preventive``
-    pointing at the tree is (re)created; the wheel layout needs no extra entry.
+    For a source tree a link ``<cache>/collections/<hash of the tree's path>/ansible_collections/
+    maint/preventive`` pointing at the tree is (re)created; the wheel layout needs no extra entry.
     """
     root = source_root()
     if root is None:
         return []
-    farm = _cache_dir() / "collections"
+    # One farm per checkout, so two checkouts on one machine never redirect each other.
+    tag = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    farm = _cache_dir() / "collections" / tag
     link = farm / "ansible_collections" / NAMESPACE / NAME
     link.parent.mkdir(parents=True, exist_ok=True)
     if not (link.is_symlink() and link.resolve() == root):
@@ -91,3 +94,12 @@ def playbook_path(name: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"no playbook {name!r} in {FQCN} (looked for {path})")
     return path
+
+
+def main() -> None:
+    """Print an ANSIBLE_COLLECTIONS_PATH value that resolves maint.preventive (for tooling)."""
+    print(ansible_env()["ANSIBLE_COLLECTIONS_PATH"])
+
+
+if __name__ == "__main__":
+    main()

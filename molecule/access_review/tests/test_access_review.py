@@ -1,0 +1,104 @@
+"""Verify the access_review scenario (testinfra): the review finds exactly what was planted and
+changes nothing; side_effect's window comparison, remediation and rollback did their part."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "results"
+PLANTED = {
+    ("access_review.uid0", "critical", "rogue"),
+    ("access_review.unapproved_user", "high", "rogue"),
+    ("access_review.unapproved_key", "high", "bob"),
+    ("access_review.unapproved_admin", "high", "bob"),
+    ("access_review.nopasswd", "high", "bob"),
+    ("access_review.stale_account", "medium", "carol"),
+    ("access_review.unapproved_listener", "high", "8089"),
+}
+
+
+@pytest.fixture
+def results(host):
+    files = sorted(RESULTS.glob(f"{host.backend.get_hostname()}-*.json"))
+    assert files, f"no saved maint_result in {RESULTS}"
+    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text())) for f in files]
+
+
+def phase(results, name, index=0):
+    found = [r for p, r in results if p == name]
+    if not found and name in ("before", "after", "remediate", "rollback"):
+        pytest.skip(f"{name} has not run yet: side_effect comes after the first verify")
+    assert len(found) > index, f"no {name} result #{index + 1}"
+    return found[index]
+
+
+def serious(result):
+    return [f for f in result["findings"] if f["severity"] != "info"]
+
+
+def matches(finding, expected):
+    fid, severity, subject = expected
+    return (
+        finding["id"] == fid and finding["severity"] == severity and subject in finding["message"]
+    )
+
+
+def test_review_reports_exactly_what_was_planted(results):
+    review = phase(results, "converge")
+    found = serious(review)
+    for expected in PLANTED:
+        assert any(matches(f, expected) for f in found), f"missing {expected}"
+    unexpected = [f for f in found if not any(matches(f, e) for e in PLANTED)]
+    assert unexpected == []
+    assert all(f["recommendation"] for f in found)
+
+
+def test_review_is_report_only_in_check_mode_and_idempotent(results):
+    check, first, second = (
+        phase(results, "check"),
+        phase(results, "converge"),
+        phase(results, "converge", 1),
+    )
+    assert [r["status"] for r in (check, first, second)] == ["ok", "ok", "ok"]
+    assert check["data"]["check_mode"] is True
+    ids = lambda r: sorted((f["id"], f["message"]) for f in serious(r))  # noqa: E731
+    assert ids(check) == ids(first) == ids(second)
+    assert first["data"]["protected_users"] == ["maint", "root"]
+
+
+def test_host_state_matches_the_last_run(host):
+    # Report-only runs changed nothing, and the rollback (second verify) put everything back.
+    assert "bob@lab" in host.file("/home/bob/.ssh/authorized_keys").content_string
+    assert host.run("getent shadow carol").stdout.split(":")[7] == ""  # not expired
+    assert "maint@lab" in host.file("/home/maint/.ssh/authorized_keys").content_string
+
+
+def test_window_comparison_reports_what_appeared(results):
+    after = phase(results, "after")
+    appeared = [
+        f["message"] for f in after["findings"] if f["id"] == "access_review.appeared_during_window"
+    ]
+    assert any("intruder" in m for m in appeared), appeared
+    assert any("8090" in m for m in appeared), appeared
+    assert not any("8089" in m or "'bob'" in m for m in appeared), appeared  # were there before
+
+
+def test_remediation_expired_the_stale_account_and_removed_the_unapproved_key(results):
+    remediate = phase(results, "remediate")
+    assert remediate["status"] == "changed"
+    assert remediate["data"]["remediated"]["expired"] == ["carol"]
+    (removed,) = remediate["data"]["remediated"]["removed_keys"]
+    bob_keys = [k for k in remediate["data"]["authorized_keys"] if k["user"] == "bob"]
+    assert removed == bob_keys[0]["fingerprint"]
+    targets = remediate["data"]["remediation_targets"]
+    assert all(k["user"] not in ("maint", "intruder") for k in targets["remove_keys"])
+    assert remediate["rollback"]["manifest_path"].startswith("/var/lib/maint/access_review/")
+
+
+def test_rollback_restored_keys_and_reenabled_accounts(results):
+    rollback = phase(results, "rollback")
+    assert rollback["status"] == "changed"
+    assert rollback["data"]["reenabled"] == ["carol"]
+    assert rollback["data"]["restored_files"] == ["/home/bob/.ssh/authorized_keys"]

@@ -1,0 +1,118 @@
+# Copyright: maint developers
+# Apache License 2.0 (see galaxy.yml)
+"""Findings for the Windows side of access_review (local admins, users, Remote Desktop)."""
+
+from __future__ import annotations
+
+import datetime
+
+BUILTIN_ADMINS = ("Administrator", "Domain Admins")
+
+
+def _as_list(value):
+    if value is None:
+        return []
+    if isinstance(value, dict):
+        return [value]
+    return list(value)
+
+
+def _short(name):
+    return str(name).split("\\")[-1]
+
+
+def _parse_time(text):
+    if not text:
+        return None
+    text = str(text).replace("Z", "+00:00")
+    # PowerShell's round-trip format has 7 fractional digits; Python takes at most 6.
+    if "." in text:
+        head, rest = text.split(".", 1)
+        digits = "".join(c for c in rest if c.isdigit())
+        tz = rest[len(digits) :]
+        text = "%s.%s%s" % (head, digits[:6], tz)
+    value = datetime.datetime.fromisoformat(text)
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=datetime.timezone.utc)
+    return value
+
+
+def access_review_windows_findings(
+    admins,
+    users,
+    rdp_enabled=False,
+    nla_required=True,
+    approved_admins=None,
+    stale_days=90,
+    rdp_allowed=False,
+    now=None,
+):
+    """Findings from Get-LocalGroupMember, Get-LocalUser and the Terminal Server registry."""
+    findings = []
+    now = _parse_time(now) if now else datetime.datetime.now(datetime.timezone.utc)
+    if approved_admins is not None:
+        approved = {_short(a).lower() for a in approved_admins}
+        approved |= {a.lower() for a in BUILTIN_ADMINS}
+        for member in _as_list(admins):
+            name = _short(member.get("name", ""))
+            if name.lower() not in approved:
+                findings.append(
+                    {
+                        "id": "access_review.unapproved_admin",
+                        "severity": "high",
+                        "message": "'%s' is a member of the local Administrators group" % name,
+                        "recommendation": "Confirm that '%s' needs administrator rights; if not, "
+                        "have it removed from Administrators." % name,
+                    }
+                )
+    for user in _as_list(users):
+        if not user.get("enabled"):
+            continue
+        name = user.get("name", "?")
+        if name.lower() == "guest":
+            findings.append(
+                {
+                    "id": "access_review.guest_enabled",
+                    "severity": "high",
+                    "message": "The Guest account is enabled",
+                    "recommendation": "Have the Guest account disabled.",
+                }
+            )
+            continue
+        last = _parse_time(user.get("last_logon"))
+        if last is not None and (now - last).days > stale_days:
+            findings.append(
+                {
+                    "id": "access_review.stale_account",
+                    "severity": "medium",
+                    "message": "Account '%s' last logged on %d days ago"
+                    % (name, (now - last).days),
+                    "recommendation": "Check whether '%s' is still needed; if not, have it "
+                    "disabled." % name,
+                }
+            )
+    if rdp_enabled and not rdp_allowed:
+        findings.append(
+            {
+                "id": "access_review.rdp_enabled",
+                "severity": "high",
+                "message": "Remote Desktop is enabled although this host should not offer it",
+                "recommendation": "Disable Remote Desktop, or record that it is needed.",
+            }
+        )
+    if rdp_enabled and not nla_required:
+        findings.append(
+            {
+                "id": "access_review.rdp_without_nla",
+                "severity": "high",
+                "message": "Remote Desktop accepts connections without Network Level "
+                "Authentication",
+                "recommendation": "Require Network Level Authentication for Remote Desktop.",
+            }
+        )
+    return findings
+
+
+class FilterModule:
+    def filters(self):
+        return {"access_review_windows_findings": access_review_windows_findings}
