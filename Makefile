@@ -11,7 +11,7 @@ DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openss
 DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages
 N ?= 3
 
-.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down clean
+.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down bench-actionlog clean
 
 help:
 	@echo "make demo       build the lab, start a lab host, run patching in check mode then for real"
@@ -73,6 +73,10 @@ lab: deps lab-image
 lab-down: venv
 	maint lab down
 
+bench-actionlog: venv
+	python bench/actionlog_ingest.py --results 1000000 --verify
+
 clean:
 	-maint lab down
+	-scripts/start-postgres.sh --stop .cache/pg
 	rm -rf .cache .maint .pytest_cache .ruff_cache

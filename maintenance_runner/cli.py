@@ -5,7 +5,10 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .commands_config import config_group
+from .commands_log import log_group
 from .commands_run import run_command
+from .commands_windows import windows_group
 from .lab import lab_group
 
 
@@ -21,3 +24,6 @@ def main() -> None:
 
 main.add_command(run_command)
 main.add_command(lab_group)
+main.add_command(config_group)
+main.add_command(windows_group)
+main.add_command(log_group)

@@ -1,0 +1,419 @@
+"""The action log store: SQLite by default, PostgreSQL by URL, one hash chain per table.
+
+Appends are serialised per database so that two writers never fork a chain: SQLite takes the
+write lock up front (``BEGIN IMMEDIATE``, WAL, a generous busy timeout), PostgreSQL takes a
+transaction-level advisory lock per table (``pg_advisory_xact_lock``). Inside the lock a writer
+reads the chain head, links its rows, inserts them and moves the head, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import os
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Integer,
+    and_,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import make_url
+
+from ..clock import Clock, SystemClock
+from . import models as m
+from .chain import Problem, TableSpec, check_chain, link
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+OCCURRENCE_STATES = ("planned", "approved", "running", "done", "skipped")
+
+
+def normalise_url(url: str) -> str:
+    """``postgresql://`` means psycopg 3 (the driver this package installs)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def redact(url: str) -> str:
+    return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def make_engine(url: str) -> Engine:
+    url = normalise_url(url)
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 120})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy, not pysqlite, emit BEGIN, so it can be BEGIN IMMEDIATE.
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=120000")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA cache_size=-65536")  # 64 MiB: keeps the indexes hot
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _lock_key(name: str) -> int:
+    return zlib.crc32(f"maint.actionlog.{name}".encode()) & 0x7FFFFFFF
+
+
+SPECS = {name: TableSpec.of(table) for name, table in m.CHAINED_TABLES.items()}
+
+
+def _insert_sql(spec: TableSpec, paramstyle: str) -> str:
+    mark = "?" if paramstyle == "qmark" else "%s"
+    names = ", ".join(f'"{c}"' for c in spec.columns)
+    marks = ", ".join(mark for _ in spec.columns)
+    return f'INSERT INTO "{spec.name}" ({names}) VALUES ({marks})'
+
+
+def _lock(conn: Connection, name: str) -> None:
+    """Serialise writers of one chain: an advisory lock held until the transaction ends.
+
+    (SQLite needs nothing here: ``BEGIN IMMEDIATE`` already holds the database's write lock.)
+    """
+    if conn.dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key(name)})
+
+
+COPY_THRESHOLD = 200  # rows; from here on PostgreSQL gets COPY instead of INSERTs
+
+
+def _copy_rows(conn: Connection, spec: TableSpec, rows: list[list[Any]]) -> None:
+    """Send a large batch to PostgreSQL with COPY (psycopg 3), in the open transaction."""
+    names = ", ".join(f'"{c}"' for c in spec.columns)
+    raw: Any = conn.connection.dbapi_connection
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{spec.name}" ({names}) FROM STDIN') as copy:
+        for values in rows:
+            copy.write_row(values)
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (safe when several processes do it at once)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _lock_key("migrate")})
+        config.attributes["connection"] = conn
+        command.upgrade(config, "head")
+
+
+@dataclass
+class VerifyReport:
+    rows: dict[str, int] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+    heads: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+class ActionLog:
+    """One action log database."""
+
+    def __init__(
+        self, url: str, clock: Clock | None = None, *, migrate_schema: bool = True
+    ) -> None:
+        self.url = normalise_url(url)
+        self.clock = clock or SystemClock()
+        self.engine = make_engine(self.url)
+        if migrate_schema:
+            migrate(self.engine)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def __enter__(self) -> ActionLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def append(
+        self,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        defaults: Mapping[str, Any] | None = None,
+    ) -> list[int]:
+        """Append ``rows`` to ``table``'s chain in one transaction; return their ids.
+
+        ``defaults`` give values for the columns a row leaves out (e.g. a batch's run_id).
+        """
+        if table not in m.CHAINED_TABLES:
+            raise KeyError(f"not an action log table: {table}")
+        if not rows:
+            return []
+        with self.engine.begin() as conn:
+            return self._append(conn, table, rows, defaults)
+
+    def _append(
+        self,
+        conn: Connection,
+        table: str,
+        rows: Sequence[Mapping[str, Any]],
+        defaults: Mapping[str, Any] | None = None,
+    ) -> list[int]:
+        spec = SPECS[table]
+        known = set(spec.hashed)
+        fill = spec.canonical_defaults({"recorded_at": self.clock.now(), **(defaults or {})})
+        convert = spec.convert
+        prepared = []
+        for row in rows:
+            if not known.issuperset(row):
+                unknown = ", ".join(sorted(set(row) - known))
+                raise KeyError(f"{table}: unknown column(s) {unknown}")
+            prepared.append(convert(row, fill))
+        _lock(conn, table)
+        head = conn.execute(
+            select(m.chain_heads.c.last_id, m.chain_heads.c.last_hash).where(
+                m.chain_heads.c.table_name == table
+            )
+        ).one()
+        linked, last_id, last_hash = link(spec, prepared, head.last_id, head.last_hash)
+        # The canonical values are the storage values: send them as they are (no per-value
+        # type processing), so what is hashed is exactly what is stored.
+        if conn.dialect.name == "postgresql" and len(linked) >= COPY_THRESHOLD:
+            _copy_rows(conn, spec, linked)
+        else:
+            cursor = conn.connection.cursor()  # the DBAPI cursor, inside this transaction
+            try:
+                cursor.executemany(_insert_sql(spec, conn.dialect.paramstyle), linked)
+            finally:
+                cursor.close()
+        conn.execute(
+            update(m.chain_heads)
+            .where(m.chain_heads.c.table_name == table)
+            .values(last_id=last_id, last_hash=last_hash)
+        )
+        return [values[0] for values in linked]
+
+    def record_occurrence(
+        self,
+        window: str,
+        start: datetime,
+        end: datetime,
+        cutoff: datetime,
+        timezone: str,
+        wall_start: str,
+        state: str = "planned",
+        reason: str | None = None,
+    ) -> int:
+        """Record an occurrence once (idempotent on window and start) with its first state."""
+        if state not in OCCURRENCE_STATES:
+            raise ValueError(f"unknown occurrence state {state!r}")
+        with self.engine.begin() as conn:
+            _lock(conn, "occurrences")  # two planners must not both insert the same one
+            found = conn.execute(
+                select(m.occurrences.c.id).where(
+                    and_(m.occurrences.c.window == window, m.occurrences.c.start_utc == start)
+                )
+            ).scalar()
+            if found is not None:
+                return int(found)
+            (oid,) = self._append(
+                conn,
+                "occurrences",
+                [
+                    {
+                        "window": window,
+                        "start_utc": start,
+                        "end_utc": end,
+                        "cutoff_utc": cutoff,
+                        "timezone": timezone,
+                        "wall_start": wall_start,
+                    }
+                ],
+            )
+            self._append(
+                conn,
+                "occurrence_states",
+                [{"occurrence_id": oid, "state": state, "reason": reason}],
+            )
+            return oid
+
+    def set_occurrence_state(
+        self, occurrence_id: int, state: str, reason: str | None = None, actor: str | None = None
+    ) -> int:
+        if state not in OCCURRENCE_STATES:
+            raise ValueError(f"unknown occurrence state {state!r}")
+        row = {"occurrence_id": occurrence_id, "state": state, "reason": reason, "actor": actor}
+        return self.append("occurrence_states", [row])[0]
+
+    def occurrence_state(self, occurrence_id: int) -> tuple[str, str | None]:
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(m.occurrence_states.c.state, m.occurrence_states.c.reason)
+                .where(m.occurrence_states.c.occurrence_id == occurrence_id)
+                .order_by(m.occurrence_states.c.id.desc())
+                .limit(1)
+            ).one()
+            return row.state, row.reason
+
+    def start_run(
+        self,
+        window: str | None,
+        mode: str = "apply",
+        run_uid: str | None = None,
+        occurrence_id: int | None = None,
+        plan_uid: str | None = None,
+        actor: str | None = None,
+    ) -> int:
+        uid = run_uid or f"run-{os.getpid()}-{self.clock.now().strftime('%Y%m%dT%H%M%S%f')}"
+        with self.engine.begin() as conn:
+            (rid,) = self._append(
+                conn,
+                "runs",
+                [
+                    {
+                        "run_uid": uid,
+                        "occurrence_id": occurrence_id,
+                        "plan_uid": plan_uid,
+                        "window": window,
+                        "mode": mode,
+                        "actor": actor,
+                        "started_at": self.clock.now(),
+                    }
+                ],
+            )
+            self._append(conn, "run_states", [{"run_id": rid, "state": "running"}])
+            return rid
+
+    def finish_run(self, run_id: int, state: str = "done", message: str | None = None) -> None:
+        self.append("run_states", [{"run_id": run_id, "state": state, "message": message}])
+
+    def add_results(self, run_id: int, results: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Per-host per-task results: host, task, status, changed, started_at, duration_s, ..."""
+        return self.append("task_results", results, {"run_id": run_id})
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def count(self, table: str) -> int:
+        with self.engine.connect() as conn:
+            query = select(func.count()).select_from(m.CHAINED_TABLES[table])
+            return int(conn.execute(query).scalar_one())
+
+    def results(
+        self,
+        window: str | None = None,
+        host: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = 200,
+    ) -> list[dict[str, Any]]:
+        """Task results, newest last, with the run's window (for ``maint log``)."""
+        r, t = m.runs, m.task_results
+        query = select(
+            t.c.id,
+            t.c.started_at,
+            r.c.window,
+            r.c.run_uid,
+            t.c.host,
+            t.c.task,
+            t.c.status,
+            t.c.changed,
+            t.c.duration_s,
+            t.c.message,
+            t.c.diff_summary,
+        ).join(r, r.c.id == t.c.run_id)
+        if window:
+            query = query.where(r.c.window == window)
+        if host:
+            query = query.where(t.c.host == host)
+        if since:
+            query = query.where(t.c.started_at >= since)
+        query = query.order_by(t.c.id.desc())
+        if limit:
+            query = query.limit(limit)
+        with self.engine.connect() as conn:
+            rows = [dict(row._mapping) for row in conn.execute(query)]
+        rows.reverse()
+        return rows
+
+    def summary(self, start: datetime, end: datetime) -> list[dict[str, Any]]:
+        """Results between ``start`` and ``end`` grouped by task and status."""
+        t = m.task_results
+        query = (
+            select(
+                t.c.task,
+                t.c.status,
+                func.count().label("results"),
+                func.sum(func.cast(t.c.changed, Integer)).label("changed"),
+                func.count(func.distinct(t.c.host)).label("hosts"),
+                func.avg(t.c.duration_s).label("avg_duration_s"),
+            )
+            .where(and_(t.c.started_at >= start, t.c.started_at < end))
+            .group_by(t.c.task, t.c.status)
+            .order_by(t.c.task, t.c.status)
+        )
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    def _rows(self, conn: Connection, table: str, batch: int = 5000) -> Iterator[Mapping[str, Any]]:
+        target = m.CHAINED_TABLES[table]
+        last = 0
+        while True:
+            chunk = conn.execute(
+                select(target).where(target.c.id > last).order_by(target.c.id).limit(batch)
+            ).all()
+            if not chunk:
+                return
+            for row in chunk:
+                yield row._mapping
+            last = chunk[-1].id
+
+    def verify(self) -> VerifyReport:
+        """Recompute every chain; report edited, deleted and inserted rows."""
+        report = VerifyReport()
+        with self.engine.connect() as conn:
+            heads = {
+                row.table_name: (row.last_id, row.last_hash)
+                for row in conn.execute(select(m.chain_heads))
+            }
+            for name in m.CHAINED_TABLES:
+                if name not in heads:
+                    report.problems.append(Problem(name, None, "chain head missing"))
+                    continue
+                head_id, head_hash = heads[name]
+                count, problems = check_chain(
+                    SPECS[name], self._rows(conn, name), head_id, head_hash
+                )
+                report.rows[name] = count
+                report.heads[name] = head_hash
+                report.problems.extend(problems)
+        return report

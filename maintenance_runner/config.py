@@ -1,0 +1,480 @@
+"""maint.yml: pydantic models, the loader and one-line error messages.
+
+The models validate everything that can be checked without touching the network: keys, time
+zones, schedules (RRULE or cron), durations, percentages, calendar references, ICS files and
+holiday country codes. A bad file raises :class:`ConfigError`, which click shows as one line per
+problem (``maint: maint.yml: windows[monthly-servers].timezone: unknown time zone 'X'``) and
+exits with code 2.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import click
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+DEFAULT_CONFIG = "maint.yml"
+DEFAULT_ACTIONLOG = "sqlite:///.maint/actionlog.db"
+KNOWN_TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening", "audit")
+
+_DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_OFFSET_RE = re.compile(r"^([+-]?\d+)d$")
+_HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+class ConfigError(click.ClickException):
+    """maint.yml is unusable: one line per problem, exit code 2."""
+
+    exit_code = 2
+
+    def __init__(self, file: str | Path, problems: list[tuple[str, str]]) -> None:
+        self.file = str(file)
+        self.problems = problems
+        super().__init__(self.format())
+
+    def format(self) -> str:
+        lines = []
+        for where, message in self.problems:
+            prefix = f"{self.file}: {where}: " if where else f"{self.file}: "
+            lines.append(prefix + message)
+        return "\n".join(lines)
+
+    def show(self, file: Any = None) -> None:
+        for line in self.format().splitlines():
+            click.echo(f"maint: {line}", err=True)
+
+
+# --- parsers shared by the models and the command line --------------------------------------
+
+
+def parse_duration(text: str | int) -> timedelta:
+    """``4h``, ``30m``, ``1h30m``, ``2d``, ``45s`` (an int is seconds)."""
+    if isinstance(text, bool):
+        raise ValueError(f"not a duration: {text!r}")
+    if isinstance(text, int):
+        return timedelta(seconds=text)
+    match = _DURATION_RE.match(str(text).strip())
+    if not match or not any(match.groups()):
+        raise ValueError(f"not a duration: {text!r} (use e.g. 4h, 30m, 1h30m, 2d)")
+    d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    return timedelta(days=d, hours=h, minutes=m, seconds=s)
+
+
+def parse_offset(text: str | int) -> int:
+    """A whole number of days such as ``2d`` or ``-1d`` (an int is days)."""
+    if isinstance(text, bool):
+        raise ValueError(f"not an offset in days: {text!r}")
+    if isinstance(text, int):
+        return text
+    match = _OFFSET_RE.match(str(text).strip())
+    if not match:
+        raise ValueError(f"not an offset in days: {text!r} (use e.g. 2d, 0d, -1d)")
+    return int(match.group(1))
+
+
+def parse_zone(name: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"unknown time zone {name!r}") from None
+
+
+def is_rrule(schedule: str) -> bool:
+    upper = schedule.strip().upper()
+    return upper.startswith(("RRULE:", "DTSTART", "FREQ="))
+
+
+def check_schedule(schedule: str) -> None:
+    """Raise ValueError when the schedule is neither a valid RRULE nor a valid cron expression."""
+    from croniter import croniter
+    from dateutil.rrule import rrulestr
+
+    text = schedule.strip()
+    if is_rrule(text):
+        try:
+            rule = rrulestr(text, dtstart=datetime(2000, 1, 1), forceset=True)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"bad RRULE {schedule!r}: {exc}") from None
+        if rule.after(datetime(2000, 1, 1), inc=True) is None:
+            raise ValueError(f"RRULE {schedule!r} never occurs")
+        return
+    if not croniter.is_valid(text):
+        raise ValueError(
+            f"bad schedule {schedule!r}: neither an RRULE (RRULE:FREQ=...) nor a cron expression"
+        )
+    from croniter import CroniterBadDateError
+
+    try:
+        croniter(text, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        raise ValueError(f"cron expression {schedule!r} never matches") from None
+
+
+# --- models -----------------------------------------------------------------------------------
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class HolidaysSpec(_Strict):
+    country: str
+    subdiv: str | None = None
+    categories: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> HolidaysSpec:
+        import holidays
+
+        try:
+            kwargs: dict[str, Any] = {"subdiv": self.subdiv, "years": 2026}
+            if self.categories:
+                kwargs["categories"] = tuple(self.categories)
+            holidays.country_holidays(self.country, **kwargs)
+        except NotImplementedError as exc:
+            raise ValueError(str(exc)) from None
+        return self
+
+
+class CalendarSpec(_Strict):
+    """A blackout calendar: public holidays, an ICS file, or explicit date ranges.
+
+    ``timezone`` says in which zone dates and floating times are read; without it they are read
+    in the zone of the window that uses the calendar.
+    """
+
+    holidays: HolidaysSpec | None = None
+    ics: str | None = None
+    ranges: list[tuple[date | datetime, date | datetime]] | None = None
+    timezone: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_zone(value)
+        return value
+
+    @field_validator("ranges")
+    @classmethod
+    def _ordered(
+        cls, value: list[tuple[date | datetime, date | datetime]] | None
+    ) -> list[tuple[date | datetime, date | datetime]] | None:
+        for first, last in value or []:
+            if type(first) is not type(last):
+                raise ValueError(f"range [{first}, {last}] mixes a date and a date-time")
+            if isinstance(first, datetime) and (first.tzinfo is None) != (last.tzinfo is None):
+                raise ValueError(f"range [{first}, {last}] mixes local and zoned times")
+            if last < first:  # type: ignore[operator]
+                raise ValueError(f"range [{first}, {last}] ends before it starts")
+        return value
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> CalendarSpec:
+        given = [k for k in ("holidays", "ics", "ranges") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of holidays, ics, ranges")
+        return self
+
+
+class Window(_Strict):
+    """A recurring maintenance window."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+    schedule: str
+    offset: int = 0
+    start: time | None = None
+    timezone: str = "UTC"
+    duration: timedelta
+    cutoff: timedelta = timedelta(0)
+    targets: str = "all"
+    tasks: list[str] = Field(min_length=1)
+    batch: str = "100%"
+    max_fail: str = "0"
+    change: str = "normal"
+    blackout: list[str] = Field(default_factory=list)
+    on_blackout: Literal["skip", "next"] = "skip"
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        check_schedule(value)
+        return value.strip()
+
+    @field_validator("offset", mode="before")
+    @classmethod
+    def _offset(cls, value: Any) -> int:
+        return parse_offset(value)
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> Any:
+        if value is None or isinstance(value, time):
+            return value
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads an unquoted 22:00 as a sexagesimal number of minutes
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        match = _HHMM_RE.match(str(value).strip())
+        if not match:
+            raise ValueError(f"not a local time HH:MM: {value!r}")
+        return time(int(match.group(1)), int(match.group(2)))
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        parse_zone(value)
+        return value
+
+    @field_validator("duration", "cutoff", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        return parse_duration(value)
+
+    @field_validator("duration")
+    @classmethod
+    def _positive(cls, value: timedelta) -> timedelta:
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    @field_validator("tasks")
+    @classmethod
+    def _tasks(cls, value: list[str]) -> list[str]:
+        for task in value:
+            if task not in KNOWN_TASKS:
+                raise ValueError(f"unknown task {task!r} (known: {', '.join(KNOWN_TASKS)})")
+        if len(set(value)) != len(value):
+            raise ValueError("a task is listed twice")
+        return value
+
+    @field_validator("batch", "max_fail", mode="before")
+    @classmethod
+    def _amount(cls, value: Any) -> str:
+        text = str(value).strip()
+        if re.fullmatch(r"\d+", text):
+            return text
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)%", text)
+        if not match or float(match.group(1)) > 100:
+            raise ValueError(f"not a host count or a percentage: {value!r} (use e.g. 25% or 5)")
+        return text
+
+    def coherence_problems(self) -> list[tuple[str, str]]:
+        """(field, message) for rules that involve two fields."""
+        problems = []
+        if self.start is None and is_rrule(self.schedule):
+            problems.append(("start", "required with an RRULE schedule (e.g. start: '22:00')"))
+        if self.cutoff >= self.duration:
+            problems.append(
+                ("cutoff", f"{self.cutoff} must be shorter than the duration ({self.duration})")
+            )
+        return problems
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def batch_amount(self) -> tuple[float, bool]:
+        """(value, is_percentage)."""
+        return _amount(self.batch)
+
+    @property
+    def max_fail_amount(self) -> tuple[float, bool]:
+        return _amount(self.max_fail)
+
+
+def _amount(text: str) -> tuple[float, bool]:
+    if text.endswith("%"):
+        return float(text[:-1]), True
+    return float(text), False
+
+
+class MaintConfig(_Strict):
+    """The whole maint.yml."""
+
+    inventory: str | None = None
+    actionlog: str = DEFAULT_ACTIONLOG
+    calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
+    windows: list[Window] = Field(default_factory=list)
+    # Directory relative paths (inventory, ics files, sqlite files) are resolved against.
+    base_dir: Path = Field(default=Path("."), exclude=True)
+
+    def window(self, name: str) -> Window:
+        for window in self.windows:
+            if window.name == name:
+                return window
+        known = ", ".join(w.name for w in self.windows) or "none"
+        raise click.UsageError(f"no window named {name!r} (known: {known})")
+
+    def resolve(self, path: str) -> Path:
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.base_dir / candidate
+
+    @property
+    def actionlog_url(self) -> str:
+        """The action log URL with a relative SQLite path resolved against the config file."""
+        url = self.actionlog
+        prefix = "sqlite:///"
+        if url.startswith(prefix) and not url.startswith(prefix + "/") and ":memory:" not in url:
+            return prefix + str(self.resolve(url[len(prefix) :]))
+        return url
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def _where(loc: tuple[int | str, ...], raw: Any) -> str:
+    """Turn a pydantic location into ``windows[monthly-servers].timezone``."""
+    parts: list[str] = []
+    node = raw
+    for i, key in enumerate(loc):
+        label: str
+        if isinstance(key, int):
+            name = None
+            if isinstance(node, list) and 0 <= key < len(node) and isinstance(node[key], dict):
+                name = node[key].get("name")
+            label = f"[{name}]" if name else f"[{key}]"
+            node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
+        else:
+            parent = loc[i - 1] if i else None
+            label = f"[{key}]" if parent == "calendars" else (f".{key}" if parts else str(key))
+            node = node.get(key) if isinstance(node, dict) else None
+        parts.append(label)
+    return "".join(parts)
+
+
+def _message(error: Any) -> str:
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return f"unknown key {error['loc'][-1]!r}"
+    if kind == "missing":
+        return "required field is missing"
+    msg = str(error["msg"])
+    for prefix in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(prefix):
+            msg = msg[len(prefix) :]
+    value = error.get("input")
+    if kind not in ("value_error", "assertion_error") and not isinstance(value, dict | list):
+        msg = f"{msg} (got {value!r})"
+    return msg
+
+
+_TYPE_TAGS = frozenset({"date", "datetime", "str", "int", "float", "bool", "list", "tuple", "dict"})
+
+
+def _clean_loc(loc: tuple[int | str, ...], raw: Any) -> tuple[int | str, ...]:
+    """Drop the union-branch tags pydantic adds (``date``, ``function-after[...]``) to a location.
+
+    A key that leads somewhere in the raw data is always kept.
+    """
+    kept: list[int | str] = []
+    node = raw
+    for key in loc:
+        present = (isinstance(node, dict) and key in node) or (
+            isinstance(node, list) and isinstance(key, int) and 0 <= key < len(node)
+        )
+        if present:
+            kept.append(key)
+            node = node[key]  # type: ignore[index]
+            continue
+        node = None
+        if isinstance(key, str) and (key in _TYPE_TAGS or "[" in key):
+            continue
+        kept.append(key)
+    return tuple(kept)
+
+
+def validate_config(raw: Any, file: str | Path, base_dir: Path | None = None) -> MaintConfig:
+    """Validate parsed YAML; raise ConfigError listing every problem."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(file, [("", "the top level must be a mapping")])
+    try:
+        config = MaintConfig.model_validate({**raw, "base_dir": base_dir or Path(".")})
+    except ValidationError as exc:
+        problems = []
+        seen = set()
+        for error in exc.errors():
+            where = _where(_clean_loc(tuple(error["loc"]), raw), raw)
+            message = _message(error)
+            if where not in seen:  # one line per place (unions report each branch)
+                seen.add(where)
+                problems.append((where, message))
+        raise ConfigError(file, problems) from None
+    problems = _cross_check(config)
+    if problems:
+        raise ConfigError(file, problems)
+    return config
+
+
+def _cross_check(config: MaintConfig) -> list[tuple[str, str]]:
+    from .calendars import load_ics
+
+    problems: list[tuple[str, str]] = []
+    names: set[str] = set()
+    for window in config.windows:
+        where = f"windows[{window.name}]"
+        for field, message in window.coherence_problems():
+            problems.append((f"{where}.{field}", message))
+        if window.name in names:
+            problems.append((f"{where}.name", f"duplicate window name {window.name!r}"))
+        names.add(window.name)
+        for calendar in window.blackout:
+            if calendar not in config.calendars:
+                known = ", ".join(sorted(config.calendars)) or "none defined"
+                problems.append(
+                    (f"{where}.blackout", f"unknown calendar {calendar!r} (known: {known})")
+                )
+    for name, spec in config.calendars.items():
+        if spec.ics is not None:
+            try:
+                load_ics(config.resolve(spec.ics))
+            except (OSError, ValueError) as exc:
+                problems.append((f"calendars[{name}].ics", str(exc)))
+    return problems
+
+
+def load_config(path: str | Path | None = None) -> MaintConfig:
+    """Read and validate maint.yml (``path`` or ./maint.yml)."""
+    file = Path(path) if path else Path(DEFAULT_CONFIG)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, [("", "no such file (give one with --config)")]) from None
+    except OSError as exc:
+        raise ConfigError(file, [("", exc.strerror or str(exc))]) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(file, [(where, f"not valid YAML: {problem}")]) from None
+    return validate_config(raw, file, base_dir=file.parent)
+
+
+config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=DEFAULT_CONFIG,
+    show_default=True,
+    help="The site description (maint.yml).",
+)
