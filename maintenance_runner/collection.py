@@ -96,6 +96,12 @@ def playbook_path(name: str) -> Path:
     return path
 
 
+def preventive_tasks() -> tuple[str, ...]:
+    """The preventive tasks the collection offers: one per role with tasks/main.yml."""
+    roles = collection_root() / "roles"
+    return tuple(sorted(p.name for p in roles.iterdir() if (p / "tasks" / "main.yml").is_file()))
+
+
 def main() -> None:
     """Print an ANSIBLE_COLLECTIONS_PATH value that resolves maint.preventive (for tooling)."""
     print(ansible_env()["ANSIBLE_COLLECTIONS_PATH"])

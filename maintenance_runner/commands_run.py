@@ -9,10 +9,9 @@ from pathlib import Path
 import click
 import yaml
 
+from .collection import preventive_tasks
 from .execution import run_playbook
 from .render import summarize
-
-KNOWN_TASKS = ("patching",)
 
 
 def _parse_extra(values: tuple[str, ...]) -> dict[str, object]:
@@ -36,7 +35,7 @@ def _parse_extra(values: tuple[str, ...]) -> dict[str, object]:
 
 
 @click.command("run")
-@click.argument("tasks", nargs=-1, required=True, type=click.Choice(KNOWN_TASKS))
+@click.argument("tasks", nargs=-1, required=True, type=click.Choice(preventive_tasks()))
 @click.option(
     "-i",
     "--inventory",

@@ -2,6 +2,7 @@
 
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,7 +10,15 @@ from pathlib import Path
 import pytest
 
 BIN = Path(sys.executable).parent
-PREFIX = "maint-pytest"
+PREFIX = f"maint-pytest-{os.getpid()}"  # two test runs on one machine never share hosts
+
+
+def free_port(start=2450, stop=2999):
+    for port in range(start, stop):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port + 1)) != 0:
+                return port
+    raise RuntimeError("no free loopback port for the lab host")
 
 
 def maint(*args, cwd, check=True):
@@ -96,3 +105,18 @@ def test_a_failed_post_check_fails_the_host_and_keeps_the_result(lab):
     assert rc == 1
     assert result["status"] == "failed"
     assert "patching.post_check_failed" in {f["id"] for f in result["findings"]}
+
+
+def test_access_review_compares_before_and_after_a_real_run(lab):
+    work, inventory = lab
+    proc = maint(
+        "run", "access_review", "patching", "-i", str(inventory), "--json", cwd=work, check=False
+    )
+    results = {r["task"]: r for r in json.loads(proc.stdout)}
+    assert proc.returncode == 0, proc.stderr
+    review = results["access_review"]
+    assert review["data"]["phase"] == "after"
+    assert review["status"] == "ok"
+    # Nothing appeared during this run: no account, key or listener was added.
+    assert not [f for f in review["findings"] if f["id"] == "access_review.appeared_during_window"]
+    assert "maint" in review["data"]["protected_users"]
