@@ -4,7 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 inv=.maint/lab/hosts.yml
 
-maint lab down >/dev/null
+maint lab down --prefix maint-lab >/dev/null
 maint lab up --count 1
 
 echo
