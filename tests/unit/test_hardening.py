@@ -1,0 +1,320 @@
+"""Hardening helpers: sshd -T parsing, the lockout guard (including the refusal path), backup
+plans, and the filters that build the control table, score and findings."""
+
+import pytest
+
+from tests.conftest import load_plugin
+
+hu = load_plugin("plugins/module_utils/hardening.py", "maint_hardening_utils")
+hf = load_plugin("plugins/filter/hardening.py", "maint_hardening_filter")
+
+SSHD_T = """port 22
+permitrootlogin without-password
+pubkeyauthentication yes
+passwordauthentication no
+authorizedkeysfile .ssh/authorized_keys .ssh/authorized_keys2
+maxauthtries 6
+ciphers chacha20-poly1305@openssh.com,aes256-gcm@openssh.com
+"""
+
+SUDO_OK = """Matching Defaults entries for maint on lab:
+    env_reset, mail_badpass
+
+User maint may run the following commands on lab:
+    (ALL : ALL) NOPASSWD: ALL
+"""
+
+
+def test_parse_sshd_t():
+    config = hu.parse_sshd_t(SSHD_T)
+    assert config["maxauthtries"] == "6"
+    assert config["authorizedkeysfile"] == ".ssh/authorized_keys .ssh/authorized_keys2"
+
+
+def test_authorized_keys_paths_expand_tokens():
+    effective = {"authorizedkeysfile": ".ssh/authorized_keys /etc/ssh/keys/%u %h/.ssh/extra none"}
+    paths = hu.authorized_keys_paths(effective, "maint", "/home/maint")
+    assert paths == [
+        "/home/maint/.ssh/authorized_keys",
+        "/etc/ssh/keys/maint",
+        "/home/maint/.ssh/extra",
+    ]
+
+
+def test_count_keys_ignores_comments_and_blanks():
+    assert hu.count_keys("# comment\n\nssh-ed25519 AAAA maint\n") == 1
+    assert hu.count_keys("") == 0
+
+
+def test_sudo_allows():
+    assert hu.sudo_allows(SUDO_OK, "maint")
+    assert not hu.sudo_allows("User bob is not allowed to run sudo on lab.\n", "bob")
+    assert not hu.sudo_allows("", "maint")
+
+
+def _problems(**kw):
+    args = dict(
+        user="maint",
+        exists=True,
+        keys={"/home/maint/.ssh/authorized_keys": 1},
+        sudo=True,
+        effective=hu.parse_sshd_t(SSHD_T),
+        planned={"PermitRootLogin": "no", "PasswordAuthentication": "no"},
+    )
+    args.update(kw)
+    return hu.lockout_problems(**args)
+
+
+def test_guard_passes_for_a_sudo_account_with_a_key():
+    assert _problems() == []
+
+
+def test_guard_refuses_without_a_key():
+    (problem,) = _problems(keys={"/home/maint/.ssh/authorized_keys": 0})
+    assert "has no authorized key" in problem
+
+
+def test_guard_refuses_without_sudo():
+    (problem,) = _problems(sudo=False)
+    assert "no sudo rights" in problem
+
+
+def test_guard_refuses_disabling_pubkey_auth():
+    problems = _problems(planned={"PubkeyAuthentication": "no"})
+    assert any("PubkeyAuthentication" in p for p in problems)
+
+
+def test_guard_refuses_root_lockout_unless_allowed():
+    keys = {"/root/.ssh/authorized_keys": 1}
+    problems = _problems(user="root", keys=keys)
+    assert len(problems) == 1 and "PermitRootLogin no" in problems[0]
+    assert _problems(user="root", keys=keys, allow_root_lockout=True) == []
+    # Setting it to no is also refused when the live config already says no.
+    effective = dict(hu.parse_sshd_t(SSHD_T), permitrootlogin="no")
+    assert _problems(user="root", keys=keys, effective=effective, planned={"MaxAuthTries": "4"})
+
+
+def test_guard_refuses_missing_account_and_allowusers():
+    assert "does not exist" in _problems(exists=False)[0]
+    effective = dict(hu.parse_sshd_t(SSHD_T), allowusers="alice bob")
+    assert any("AllowUsers" in p for p in _problems(effective=effective))
+    assert hu.lockout_problems("", True, {}, True, {}, {})[0].startswith("the connecting account")
+
+
+def test_sysctl_helpers():
+    assert hu.sysctl_path("net.ipv4.conf.all.rp_filter") == "/proc/sys/net/ipv4/conf/all/rp_filter"
+    assert hu.sysctl_equal("0\t1", "0 1")
+    assert not hu.sysctl_equal("1", 0)
+
+
+def test_restore_plan_and_manifest_files():
+    manifest = {
+        "files": [
+            {
+                "path": "/etc/login.defs",
+                "kind": "content",
+                "existed": True,
+                "backup": "/b/etc/login.defs",
+            },
+            {
+                "path": "/etc/ssh/sshd_config.d/00-maint-hardening.conf",
+                "kind": "content",
+                "existed": False,
+            },
+            {"path": "/etc/crontab", "kind": "mode", "existed": True, "mode": "0644"},
+            {"path": "/etc/cron.d", "kind": "mode", "existed": False},
+        ]
+    }
+    plan = [(action, e["path"]) for action, e in hu.restore_plan(manifest)]
+    assert plan == [
+        ("restore", "/etc/login.defs"),
+        ("remove", "/etc/ssh/sshd_config.d/00-maint-hardening.conf"),
+        ("mode", "/etc/crontab"),
+    ]
+    assert hu.manifest_files(manifest) == {
+        "/etc/login.defs": "/b/etc/login.defs",
+        "/etc/ssh/sshd_config.d/00-maint-hardening.conf": "absent",
+    }
+    assert (
+        hu.backup_name("/var/lib/maint/hardening/backups/1", "/etc/x")
+        == "/var/lib/maint/hardening/backups/1/etc/x"
+    )
+
+
+CONTROLS = [
+    {
+        "id": "SSH-01",
+        "key": "ssh_root_login",
+        "flag": "f1",
+        "severity": "high",
+        "title": "root",
+        "recommendation": "r1",
+    },
+    {
+        "id": "SSH-03",
+        "key": "ssh_max_auth_tries",
+        "flag": "f3",
+        "severity": "medium",
+        "title": "tries",
+        "recommendation": "r3",
+    },
+    {
+        "id": "KERN-01",
+        "key": "sysctl_kernel",
+        "flag": "fk",
+        "severity": "medium",
+        "title": "kernel",
+        "recommendation": "rk",
+    },
+    {
+        "id": "PERM-03",
+        "key": "perm_cron",
+        "flag": "fp",
+        "severity": "medium",
+        "title": "cron",
+        "recommendation": "rp",
+        "kind": "mode",
+        "files": ["/etc/crontab", "/etc/cron.d"],
+    },
+]
+
+
+def test_outcome_counts_the_items_of_each_control():
+    items = [
+        {"control": "SSH-01", "changed": False},
+        {"control": "SSH-03", "changed": True},
+        {"control": "PERM-03", "changed": False, "skipped": True},
+        {"control": "OTHER", "changed": True},
+    ]
+    outcome = hf.hardening_outcome(items, ["SSH-01", "SSH-03", "PERM-03"])
+    assert outcome["SSH-01"] == {"ran": True, "changed": False, "failed": False}
+    assert outcome["SSH-03"]["changed"] is True
+    assert outcome["PERM-03"]["ran"] is False
+    assert hf.hardening_noncompliant(outcome, ["SSH-01", "SSH-03"]) == ["SSH-03"]
+
+
+LOGIN_DEFS = """# comment
+# UMASK is the default umask value for pam_umask
+#SHA_CRYPT_MIN_ROUNDS 5000
+PASS_MAX_DAYS\t99999
+UMASK\t\t022
+"""
+
+
+def test_set_lines_replaces_active_then_commented_then_appends():
+    lines = [
+        {"key": "PASS_MAX_DAYS", "value": 365},
+        {"key": "SHA_CRYPT_MIN_ROUNDS", "value": 5000},
+        {"key": "UMASK", "value": "027"},
+        {"key": "HOME_MODE", "value": "0750"},
+    ]
+    new, changed = hu.set_lines(LOGIN_DEFS, lines, sep="\t", commented=True)
+    assert new.splitlines() == [
+        "# comment",
+        "# UMASK is the default umask value for pam_umask",
+        "SHA_CRYPT_MIN_ROUNDS\t5000",
+        "PASS_MAX_DAYS\t365",
+        "UMASK\t027",
+        "HOME_MODE\t0750",
+    ]
+    assert changed == ["PASS_MAX_DAYS", "SHA_CRYPT_MIN_ROUNDS", "UMASK", "HOME_MODE"]
+    again, changed_again = hu.set_lines(new, lines, sep="\t", commented=True)
+    assert (again, changed_again) == (new, [])
+
+
+def test_set_lines_sysctl_style_and_empty_file():
+    new, changed = hu.set_lines("", [{"key": "kernel.kptr_restrict", "value": 2}], sep=" = ")
+    assert new == "kernel.kptr_restrict = 2\n"
+    assert changed == ["kernel.kptr_restrict"]
+    new, changed = hu.set_lines(
+        "kernel.kptr_restrict=1\n", [{"key": "kernel.kptr_restrict", "value": 2}], sep=" = "
+    )
+    assert new == "kernel.kptr_restrict = 2\n"
+
+
+def test_control_table_score_and_findings_in_check_mode():
+    audit = {
+        "SSH-01": {"changed": True},
+        "SSH-03": {"changed": False},
+        "KERN-01": {"changed": False},
+    }
+    table = hf.hardening_controls(
+        CONTROLS,
+        ["SSH-01", "SSH-03", "KERN-01"],
+        audit,
+        {},
+        check_mode=True,
+        not_writable={"KERN-01": ["kernel.kptr_restrict"]},
+    )
+    status = {r["id"]: r["status"] for r in table}
+    assert status == {
+        "SSH-01": "noncompliant",
+        "SSH-03": "compliant",
+        "KERN-01": "not_writable",
+        "PERM-03": "disabled",
+    }
+    assert hf.hardening_score(table) == {"compliant": 1, "enabled": 3, "percent": 33.3}
+    findings = hf.hardening_findings(CONTROLS, table, not_writable_keys=["kernel.kptr_restrict"])
+    assert [f["id"] for f in findings] == [
+        "hardening.ssh_root_login",
+        "hardening.sysctl_not_writable",
+    ]
+    assert findings[0]["severity"] == "high" and "SSH-01" in findings[0]["message"]
+
+
+def test_control_table_after_apply():
+    audit = {"SSH-01": {"changed": True}, "SSH-03": {"changed": False}}
+    applied = {"SSH-01": {"ran": True, "changed": True, "failed": False}}
+    table = hf.hardening_controls(CONTROLS[:2], ["SSH-01", "SSH-03"], audit, applied)
+    assert [r["status"] for r in table] == ["fixed", "compliant"]
+    assert hf.hardening_score(table)["percent"] == 100.0
+    assert hf.hardening_score(table, before=True)["percent"] == 50.0
+    assert hf.hardening_findings(CONTROLS, table) == []
+
+
+def test_lockout_and_drift_findings():
+    findings = hf.hardening_findings(
+        CONTROLS,
+        [],
+        lockout_problems=["account root has no authorized key"],
+        lockout_user="root",
+        ssh_drift=[{"control": "SSH-03", "key": "MaxAuthTries", "wanted": "3", "effective": "6"}],
+    )
+    assert [(f["id"], f["severity"]) for f in findings] == [
+        ("hardening.lockout_risk", "critical"),
+        ("hardening.sshd_not_effective", "high"),
+    ]
+    assert "root" in findings[0]["message"]
+
+
+def test_backup_files_and_homes_and_drift():
+    files = hf.hardening_backup_files(CONTROLS, ["PERM-03", "SSH-01"])
+    assert files == [
+        {"path": "/etc/crontab", "kind": "mode"},
+        {"path": "/etc/cron.d", "kind": "mode"},
+    ]
+    passwd = {
+        "root": ["x", "0", "0", "root", "/root", "/bin/bash"],
+        "maint": ["x", "1000", "1000", "", "/home/maint", "/bin/bash"],
+        "nobody": ["x", "65534", "65534", "", "/nonexistent", "/usr/sbin/nologin"],
+    }
+    assert hf.hardening_user_homes(passwd, 1000) == ["/home/maint"]
+    drift = hf.hardening_ssh_drift(
+        [
+            {"control": "SSH-03", "lines": [{"key": "MaxAuthTries", "value": 3}]},
+            {"control": "SSH-01", "lines": [{"key": "PermitRootLogin", "value": "no"}]},
+        ],
+        {"maxauthtries": "3", "permitrootlogin": "without-password"},
+    )
+    assert [d["control"] for d in drift] == ["SSH-01"]
+
+
+def test_modprobe_conf():
+    text = hf.hardening_modprobe_conf(["dccp", "sctp"], "MOD-02")
+    assert "install dccp /bin/false\nblacklist dccp\n" in text
+    assert text.startswith("# Managed by maint (hardening MOD-02)")
+
+
+@pytest.mark.parametrize("check_mode,expected", [(True, ["hardening.win_smb1"]), (False, [])])
+def test_windows_findings(check_mode, expected):
+    assert [f["id"] for f in hf.hardening_windows_findings(["WIN-01"], check_mode)] == expected
