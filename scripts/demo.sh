@@ -22,6 +22,7 @@ maint run patching -i "$inv" --check --json
 cat <<MSG
 
 The lab host is still running: ssh -i .maint/lab/id_ed25519 -p 2201 maint@127.0.0.1
-Roll it back with:  ansible-playbook maint.preventive.rollback -i $inv
+Roll it back with:  ANSIBLE_COLLECTIONS_PATH=\$(.venv/bin/python -m maintenance_runner.collection) \\
+                      .venv/bin/ansible-playbook maint.preventive.rollback -i $inv
 Remove it with:     make lab-down
 MSG
