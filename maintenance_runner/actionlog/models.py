@@ -208,6 +208,43 @@ followups = Table(
     *_chain_columns(),
 )
 
+run_events = Table(
+    "run_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("host", String(255), nullable=True),
+    Column("task", String(64), nullable=True),  # the preventive task (role) when inside one
+    Column("event", String(40), nullable=False),  # runner_on_ok, batch_start, rollback, ...
+    Column("name", Text, nullable=True),  # the Ansible task name
+    Column("changed", Boolean, nullable=False),
+    Column("message", Text, nullable=True),  # short, never a whole result (secrets)
+    *_chain_columns(),
+)
+
+result_details = Table(
+    "result_details",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=False, index=True),
+    Column("host", String(255), nullable=False),
+    Column("task", String(64), nullable=False),
+    Column("data", JSON, nullable=True),  # maint_result.data
+    Column("rollback", JSON, nullable=True),  # maint_result.rollback
+    *_chain_columns(),
+)
+
+followup_events = Table(
+    "followup_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("followup_id", Integer, ForeignKey("followups.id"), nullable=False, index=True),
+    Column("action", String(20), nullable=False),  # ack note close reopen
+    Column("actor", String(200), nullable=True),
+    Column("note", Text, nullable=True),
+    *_chain_columns(),
+)
+
 chain_heads = Table(
     "chain_heads",
     metadata,
@@ -229,5 +266,8 @@ CHAINED_TABLES: dict[str, Table] = {
         findings,
         rollbacks,
         followups,
+        run_events,
+        result_details,
+        followup_events,
     )
 }
