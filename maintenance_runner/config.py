@@ -190,6 +190,14 @@ class CalendarSpec(_Strict):
         return self
 
 
+class PostCheck(_Strict):
+    """A command run on each host of a batch after its tasks; a non-zero exit fails the host."""
+
+    name: str
+    command: str
+    timeout: int = Field(default=60, gt=0)
+
+
 class Window(_Strict):
     """A recurring maintenance window."""
 
@@ -207,6 +215,8 @@ class Window(_Strict):
     change: str = "normal"
     blackout: list[str] = Field(default_factory=list)
     on_blackout: Literal["skip", "next"] = "skip"
+    post_checks: list[PostCheck] = Field(default_factory=list)
+    lead_time: timedelta = timedelta(days=3)
 
     @field_validator("schedule")
     @classmethod
@@ -238,7 +248,7 @@ class Window(_Strict):
         parse_zone(value)
         return value
 
-    @field_validator("duration", "cutoff", mode="before")
+    @field_validator("duration", "cutoff", "lead_time", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> timedelta:
         if isinstance(value, timedelta):
@@ -304,6 +314,121 @@ def _amount(text: str) -> tuple[float, bool]:
     return float(text), False
 
 
+class ChangePolicy(_Strict):
+    """How a change type is approved (``normal``, ``standard`` or ``emergency``)."""
+
+    type: Literal["normal", "standard", "emergency"] | None = None
+    approvals: int = Field(default=1, ge=0)
+    groups: list[str] = Field(default_factory=list)  # approvers must be in one; [] = any signer
+    expires: timedelta = timedelta(hours=72)
+    tasks: list[str] = Field(default_factory=list)  # standard: the only tasks it may run
+    retro_within: timedelta = timedelta(hours=48)  # emergency: retrospective approval deadline
+
+    @field_validator("expires", "retro_within", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_duration(value)
+
+
+DEFAULT_POLICIES = {
+    "normal": ChangePolicy(type="normal"),
+    "standard": ChangePolicy(type="standard", approvals=0, tasks=["antivirus"]),
+    "emergency": ChangePolicy(type="emergency", groups=["emergency"]),
+}
+
+
+class ApprovalsConfig(_Strict):
+    """Who may sign plans: an ssh-keygen allowed_signers file, groups of principals, policies."""
+
+    allowed_signers: str = "allowed_signers"
+    groups: dict[str, list[str]] = Field(default_factory=dict)
+    policies: dict[str, ChangePolicy] = Field(default_factory=dict)
+
+    def policy(self, name: str) -> ChangePolicy:
+        """The named policy, its type filled in (a name of a built-in type is that type)."""
+        found = self.policies.get(name) or DEFAULT_POLICIES.get(name)
+        if found is None:
+            raise KeyError(name)
+        kind = found.type or (name if name in DEFAULT_POLICIES else "normal")
+        return found.model_copy(update={"type": kind})
+
+
+class FollowupsSpec(_Strict):
+    """``followups:``: which findings become follow-ups, their priority and response targets."""
+
+    class WorkingHours(_Strict):
+        """When the response clock runs (see maintenance_runner.workhours)."""
+
+        days: str | list[str] = "mon-fri"
+        start: time = time(9)
+        end: time = time(17)  # 24:00 is read as midnight at the end of the day (00:00)
+        timezone: str = "Europe/Madrid"
+        holidays: HolidaysSpec | None = HolidaysSpec(country="ES", subdiv="MD")
+        closed: list[date] = Field(default_factory=list)
+
+        @field_validator("days")
+        @classmethod
+        def _days(cls, value: str | list[str]) -> str | list[str]:
+            from .workhours import parse_days
+
+            parse_days(value)
+            return value
+
+        @field_validator("start", "end", mode="before")
+        @classmethod
+        def _hhmm(cls, value: Any) -> Any:
+            if isinstance(value, time):
+                return value
+            if isinstance(value, int) and not isinstance(value, bool):
+                value = f"{value // 60:02d}:{value % 60:02d}"  # YAML 1.1 reads 09:00 as 540
+            text = str(value).strip()
+            if text == "24:00":
+                return time(0)
+            match = _HHMM_RE.match(text)
+            if not match:
+                raise ValueError(f"not a local time HH:MM: {value!r}")
+            return time(int(match.group(1)), int(match.group(2)))
+
+        @field_validator("timezone")
+        @classmethod
+        def _zone(cls, value: str) -> str:
+            parse_zone(value)
+            return value
+
+        @model_validator(mode="after")
+        def _span(self) -> FollowupsSpec.WorkingHours:
+            if self.end != time(0) and self.end <= self.start:
+                raise ValueError(f"end {self.end:%H:%M} must be after start {self.start:%H:%M}")
+            return self
+
+    class Targets(_Strict):
+        """Response targets in working time (``4h``, ``90m``; days are not working days)."""
+
+        P1: timedelta = timedelta(hours=4)
+        P2: timedelta = timedelta(hours=8)
+
+        @field_validator("P1", "P2", mode="before")
+        @classmethod
+        def _working_time(cls, value: Any) -> timedelta:
+            if isinstance(value, timedelta):
+                return value
+            if not isinstance(value, str) or "d" in value:
+                raise ValueError(f"not a working-time target: {value!r} (use e.g. 4h, 90m)")
+            found = parse_duration(value)
+            if found <= timedelta(0):
+                raise ValueError("must be longer than zero")
+            return found
+
+    min_severity: Literal["info", "low", "medium", "high", "critical"] = "medium"
+    working_hours: WorkingHours = Field(default_factory=WorkingHours)
+    targets: Targets = Field(default_factory=Targets)
+    p1_groups: list[str] = Field(default_factory=lambda: ["servers", "infrastructure"])
+    p1_findings: list[str] = Field(
+        default_factory=lambda: ["access_review.uid0*", "antivirus.infected*"]
+    )
+    recurring_cycles: int = Field(default=3, ge=2)
+
+
 class MaintConfig(_Strict):
     """The whole maint.yml."""
 
@@ -311,6 +436,8 @@ class MaintConfig(_Strict):
     actionlog: str = DEFAULT_ACTIONLOG
     calendars: dict[str, CalendarSpec] = Field(default_factory=dict)
     windows: list[Window] = Field(default_factory=list)
+    followups: FollowupsSpec = Field(default_factory=FollowupsSpec)
+    approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     # Directory relative paths (inventory, ics files, sqlite files) are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
@@ -435,12 +562,26 @@ def _cross_check(config: MaintConfig) -> list[tuple[str, str]]:
         if window.name in names:
             problems.append((f"{where}.name", f"duplicate window name {window.name!r}"))
         names.add(window.name)
+        try:
+            config.approvals.policy(window.change)
+        except KeyError:
+            known = ", ".join(sorted({*DEFAULT_POLICIES, *config.approvals.policies}))
+            problems.append(
+                (f"{where}.change", f"unknown change policy {window.change!r} (known: {known})")
+            )
         for calendar in window.blackout:
             if calendar not in config.calendars:
                 known = ", ".join(sorted(config.calendars)) or "none defined"
                 problems.append(
                     (f"{where}.blackout", f"unknown calendar {calendar!r} (known: {known})")
                 )
+    for name, policy in config.approvals.policies.items():
+        for group in policy.groups:
+            if group not in config.approvals.groups and group != "emergency":
+                problems.append((f"approvals.policies[{name}].groups", f"unknown group {group!r}"))
+        for task in policy.tasks:
+            if task not in KNOWN_TASKS:
+                problems.append((f"approvals.policies[{name}].tasks", f"unknown task {task!r}"))
     for name, spec in config.calendars.items():
         if spec.ics is not None:
             try:
