@@ -6,6 +6,9 @@ Each run gets its own private data directory; environment files are never writte
 
 from __future__ import annotations
 
+import os
+import shutil
+import sys
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +34,16 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         return self.rc == 0 and all(r.status != "failed" for r in self.results)
+
+
+def _env() -> dict[str, str]:
+    """The ansible environment, with this Python's bin directory (a venv's) on PATH when
+    ansible-playbook is not on PATH already (``maint`` run by its full path, or from cron)."""
+    env = ansible_env()
+    if shutil.which("ansible-playbook") is None:
+        path = os.environ.get("PATH", os.defpath)
+        env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{path}"
+    return env
 
 
 def run_playbook(
@@ -76,7 +89,7 @@ def run_playbook(
             extravars=dict(extravars or {}),
             limit=limit,
             cmdline=" ".join(cmdline) or None,
-            envvars=ansible_env(),
+            envvars=_env(),
             event_handler=handle,
             suppress_env_files=True,
             rotate_artifacts=10,

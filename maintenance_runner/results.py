@@ -84,6 +84,7 @@ def collect_results(events: Iterable[Mapping[str, Any]]) -> list[TaskResult]:
     published: dict[tuple[str, str], TaskResult] = {}
     failures: dict[tuple[str, str], str] = {}
     order: list[tuple[str, str]] = []
+    last: dict[str, tuple[str, str]] = {}  # host -> its latest published result
     for event in events:
         kind = event.get("event")
         data = event.get("event_data") or {}
@@ -99,11 +100,14 @@ def collect_results(events: Iterable[Mapping[str, Any]]) -> list[TaskResult]:
                 if key not in published and key not in failures:
                     order.append(key)
                 published[key] = result
+                last[host] = key
         elif kind in ("runner_on_failed", "runner_on_unreachable"):
             if kind == "runner_on_failed" and data.get("ignore_errors"):
                 continue
-            task = _role_name(data) or "unknown"
-            key = (host, task)
+            task = _role_name(data)
+            # A failure outside any role (a playbook's own task) belongs to the result the
+            # playbook published just before it, e.g. the post-checks' "fail the host".
+            key = (host, task) if task else last.get(host, (host, "unknown"))
             message = str(res.get("msg") or res.get("stderr") or "task failed")
             failures[key] = f"{data.get('task', '')}: {message}".strip(": ")
             if key not in published:
