@@ -6,6 +6,7 @@ import click
 
 from . import __version__
 from .commands_config import config_group
+from .commands_followups import followups_group
 from .commands_log import log_group
 from .commands_run import run_command
 from .commands_windows import windows_group
@@ -27,3 +28,4 @@ main.add_command(lab_group)
 main.add_command(config_group)
 main.add_command(windows_group)
 main.add_command(log_group)
+main.add_command(followups_group)
