@@ -201,19 +201,26 @@ def _fmt(value: float) -> str:
     return f"{value:.0f}" if float(value).is_integer() else f"{value:.1f}"
 
 
-def _nice_max(value: float) -> float:
-    """A round axis maximum at or above ``value`` (1, 2, 2.5, 5 x 10^n)."""
+def _nice_max(value: float, integer: bool = False) -> float:
+    """A round axis maximum at or above ``value`` with four equal steps between gridlines
+    (step 1, 2, 2.5, 3 or 5 x 10^n); for integer data a whole-number step (no 0.25 ticks)."""
     if value <= 0:
-        return 1.0
+        return 4.0 if integer else 1.0
+    raw = value / 4
     exp = 1.0
-    while exp * 10 <= value:
+    while exp * 10 <= raw:
         exp *= 10
-    while exp > value:
+    while exp > raw:
         exp /= 10
-    for step in (1, 2, 2.5, 5, 10):
-        if step * exp >= value:
-            return step * exp
-    return 10 * exp
+    for step in (1, 2, 2.5, 3, 5, 10):
+        candidate = step * exp
+        if candidate >= raw and (not integer or float(candidate).is_integer()):
+            return 4 * candidate
+    return 4 * 10 * exp
+
+
+def _integers(values: Iterable[float | None]) -> bool:
+    return all(v is None or float(v).is_integer() for v in values)
 
 
 def _color(colors: Sequence[str] | Mapping[str, str] | None, index: int, name: str) -> str:
@@ -293,7 +300,7 @@ def bar_chart(
         raise ValueError("bar_chart: labels and values differ in length")
     if not labels:
         return _empty(title)
-    top = _nice_max(max(max(values), 0))
+    top = _nice_max(max(max(values), 0), _integers(values))
     plot_w = _W - _LEFT - _RIGHT
     plot_h = _H - _TOP - _BOTTOM
     slot = plot_w / len(labels)
@@ -328,7 +335,7 @@ def stacked_bar_chart(
     if not categories or not series:
         return _empty(title)
     totals = [sum(max(v[i], 0) for v in series.values()) for i in range(len(categories))]
-    top = _nice_max(max(totals))
+    top = _nice_max(max(totals), _integers(totals))
     plot_w = _W - _LEFT - _RIGHT
     plot_h = _H - _TOP - _BOTTOM
     slot = plot_w / len(categories)
@@ -372,7 +379,7 @@ def line_chart(
     present = [v for vals in series.values() for v in vals if v is not None]
     if not x_labels or not present:
         return _empty(title)
-    top = _nice_max(max(max(present), 0))
+    top = _nice_max(max(max(present), 0), _integers(present))
     plot_w = _W - _LEFT - _RIGHT
     plot_h = _H - _TOP - _BOTTOM
     step = plot_w / len(x_labels)
