@@ -461,8 +461,9 @@ def _history(conn: Connection, keys: Collection[tuple[str, str]]) -> list[Findin
     """Every finding with one of these (host, finding id) pairs."""
     if not keys:
         return []
+    hosts = sorted({host for host, _ in keys})
     ids = sorted({finding_id for _, finding_id in keys})
-    query = _finding_select().where(m.findings.c.finding_id.in_(ids))
+    query = _finding_select().where(m.findings.c.finding_id.in_(ids), m.findings.c.host.in_(hosts))
     wanted = set(keys)
     return [
         record
