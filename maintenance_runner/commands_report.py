@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import make_url
 
 from .actionlog import ActionLog
-from .actionlog.store import redact
+from .actionlog.store import normalise_url, redact
 from .clock import Clock, FixedClock, SystemClock, parse_instant
 from .config import MaintConfig, config_option, load_config
-from .report_data import ReportInputError, build_report
+from .report_data import ReportInputError, build_report, check_subject
 from .report_model import DEFAULT_RETRO_WITHIN
 from .report_render import FORMATS, write_report
 
@@ -96,7 +98,18 @@ def report_command(
     """
     config = load_config(config_path)
     clock = _clock(at_text)
-    with ActionLog(config.actionlog_url, clock=clock) as log:
+    try:
+        check_subject(run_uid=run_uid, window=window, occurrence=occurrence, month=month)
+    except ReportInputError as exc:
+        raise ReportError(str(exc)) from None
+    url = config.actionlog_url
+    database = make_url(normalise_url(url)).database
+    local = url.startswith("sqlite") and database and database != ":memory:"
+    if local and not Path(database).exists():
+        raise ReportError(
+            f"{config_path}: actionlog: no action log at {database} (nothing ran yet)"
+        )
+    with ActionLog(url, clock=clock) as log:
         try:
             report = build_report(
                 log,

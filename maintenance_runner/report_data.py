@@ -106,6 +106,27 @@ def _match_occurrence(occ: OccurrenceRow, text: str) -> bool:
     return instant == occ.start_utc
 
 
+def check_subject(
+    *,
+    run_uid: str | None = None,
+    window: str | None = None,
+    occurrence: str | None = None,
+    month: str | None = None,
+) -> None:
+    """Refuse a malformed choice before anything is opened (raises :class:`ReportInputError`)."""
+    if occurrence and not window:
+        raise ReportInputError("--occurrence", "needs --window")
+    chosen = [name for name, v in (("RUN", run_uid), ("--window", window), ("--month", month)) if v]
+    if len(chosen) != 1:
+        raise ReportInputError(
+            "RUN|--window|--month",
+            "give exactly one of a run id, --window or --month"
+            + (f" (got {', '.join(chosen)})" if chosen else ""),
+        )
+    if month and not _MONTH.match(month.strip()):
+        raise ReportInputError("--month", f"not YYYY-MM: {month!r}")
+
+
 def resolve_scope(
     engine: Engine,
     *,
@@ -117,16 +138,8 @@ def resolve_scope(
 ) -> Scope:
     """One run (by uid), one occurrence of a window (the latest with runs when ``occurrence`` is
     not given), or one calendar month (UTC). Raises :class:`ReportInputError`."""
+    check_subject(run_uid=run_uid, window=window, occurrence=occurrence, month=month)
     now = (clock or SystemClock()).now()
-    chosen = [name for name, v in (("RUN", run_uid), ("--window", window), ("--month", month)) if v]
-    if len(chosen) != 1:
-        raise ReportInputError(
-            "RUN|--window|--month",
-            "give exactly one of a run id, --window or --month"
-            + (f" (got {', '.join(chosen)})" if chosen else ""),
-        )
-    if occurrence and not window:
-        raise ReportInputError("--occurrence", "needs --window")
     with engine.connect() as conn:
         if run_uid:
             return _run_scope(conn, run_uid, now)
@@ -538,6 +551,7 @@ def build_report(
 __all__ = [
     "ReportInputError",
     "build_report",
+    "check_subject",
     "month_range",
     "read_rows",
     "resolve_scope",

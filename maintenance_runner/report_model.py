@@ -958,7 +958,7 @@ def findings_timeline(
     """Opened and closed events of findings, and the ones open at the end of the rows.
 
     Every result that evaluated a task on a host (ok or changed, or failed with a published
-    result) is compared with the previous one of the same host and task: a finding it raises
+    result or findings) is compared with the previous one of the same host and task: a finding it raises
     that was not open is opened; an open finding it no longer raises is closed. Rollback runs
     do not count (they restore, they do not re-check).
     """
@@ -975,7 +975,8 @@ def findings_timeline(
         if run is None or run.mode == "rollback":
             continue
         key = (r.run_id, r.host, r.task)
-        if not (r.status in DONE or (r.status == "failed" and key in published)):
+        evaluated = key in published or key in raised
+        if not (r.status in DONE or (r.status == "failed" and evaluated)):
             continue
         current = raised.get(key, {})
         was = open_now[(r.host, r.task)]
