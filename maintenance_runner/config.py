@@ -429,6 +429,88 @@ class FollowupsSpec(_Strict):
     recurring_cycles: int = Field(default=3, ge=2)
 
 
+NotifyEvent = Literal[
+    "plan_awaiting_approval", "approval_expired", "run_finished", "run_failed", "run_rolled_back"
+]
+_ENV_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
+
+
+class _Channel(_Strict):
+    """What every notification channel has: an event filter and a timeout."""
+
+    events: list[NotifyEvent] | None = Field(default=None, min_length=1)  # None: every event
+    timeout: timedelta = timedelta(seconds=30)
+
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _timeout(cls, value: Any) -> timedelta:
+        value = value if isinstance(value, timedelta) else parse_duration(value)
+        if value <= timedelta(0):
+            raise ValueError("must be longer than zero")
+        return value
+
+    def wants(self, event: str) -> bool:
+        return self.events is None or event in self.events
+
+
+class CommandChannel(_Channel):
+    """Run ``argv`` (no shell) with the JSON body on stdin."""
+
+    argv: list[str] = Field(min_length=1)
+
+
+class WebhookChannel(_Channel):
+    """POST the JSON body. ``${NAME}`` in the URL or a header value is read from the environment."""
+
+    url: str
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("url", "headers")
+    @classmethod
+    def _references(cls, value: Any) -> Any:
+        for text in [value] if isinstance(value, str) else value.values():
+            for name in re.findall(r"\$\{([^}]*)\}", text):
+                if not re.fullmatch(_ENV_NAME, name):
+                    raise ValueError(f"bad environment variable reference ${{{name}}}")
+        if isinstance(value, str) and not re.match(r"^https?://[^/\s]", value):
+            raise ValueError(f"not an http:// or https:// URL: {value!r}")
+        return value
+
+
+class SmtpChannel(_Channel):
+    """Send an email; the password is read from the environment variable ``password_env``."""
+
+    host: str
+    port: int = Field(default=25, ge=1, le=65535)
+    starttls: bool = False
+    sender: str = Field(alias="from")
+    to: list[str] = Field(min_length=1)
+    username: str | None = None
+    password_env: str | None = Field(default=None, pattern=_ENV_NAME)
+
+    @field_validator("sender", "to")
+    @classmethod
+    def _addresses(cls, value: Any) -> Any:
+        for address in [value] if isinstance(value, str) else value:
+            if "@" not in address:
+                raise ValueError(f"not an email address: {address!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _login(self) -> SmtpChannel:
+        if (self.username is None) != (self.password_env is None):
+            raise ValueError("give both username and password_env, or neither")
+        return self
+
+
+class NotificationsConfig(_Strict):
+    """``notifications:``: where events go (each channel optional, each with its event filter)."""
+
+    command: CommandChannel | None = None
+    webhook: WebhookChannel | None = None
+    smtp: SmtpChannel | None = None
+
+
 class MaintConfig(_Strict):
     """The whole maint.yml."""
 
@@ -438,6 +520,7 @@ class MaintConfig(_Strict):
     windows: list[Window] = Field(default_factory=list)
     followups: FollowupsSpec = Field(default_factory=FollowupsSpec)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    notifications: NotificationsConfig | None = None
     # Directory relative paths (inventory, ics files, sqlite files) are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
 
