@@ -8,6 +8,7 @@ from . import __version__
 from .commands_config import config_group
 from .commands_followups import followups_group
 from .commands_log import log_group
+from .commands_report import report_command
 from .commands_run import run_command
 from .commands_windows import windows_group
 from .lab import lab_group
@@ -29,3 +30,4 @@ main.add_command(config_group)
 main.add_command(windows_group)
 main.add_command(log_group)
 main.add_command(followups_group)
+main.add_command(report_command)
