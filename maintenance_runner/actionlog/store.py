@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 from ..clock import Clock, SystemClock
 from . import models as m
-from .chain import Problem, TableSpec, check_chain, link
+from .chain import Problem, TableSpec, check_chain, link_batch
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 OCCURRENCE_STATES = ("planned", "approved", "running", "done", "skipped")
@@ -191,30 +191,23 @@ class ActionLog:
         defaults: Mapping[str, Any] | None = None,
     ) -> list[int]:
         spec = SPECS[table]
-        known = set(spec.hashed)
         fill = spec.canonical_defaults({"recorded_at": self.clock.now(), **(defaults or {})})
-        convert = spec.convert
-        prepared = []
-        for row in rows:
-            if not known.issuperset(row):
-                unknown = ", ".join(sorted(set(row) - known))
-                raise KeyError(f"{table}: unknown column(s) {unknown}")
-            prepared.append(convert(row, fill))
+        batch = spec.encode(rows, fill)  # canonical values and their JSON text, unlinked
         _lock(conn, table)
         head = conn.execute(
             select(m.chain_heads.c.last_id, m.chain_heads.c.last_hash).where(
                 m.chain_heads.c.table_name == table
             )
         ).one()
-        linked, last_id, last_hash = link(spec, prepared, head.last_id, head.last_hash)
+        last_id, last_hash = link_batch(spec, batch, head.last_id, head.last_hash)
         # The canonical values are the storage values: send them as they are (no per-value
         # type processing), so what is hashed is exactly what is stored.
-        if conn.dialect.name == "postgresql" and len(linked) >= COPY_THRESHOLD:
-            _copy_rows(conn, spec, linked)
+        if conn.dialect.name == "postgresql" and len(batch.rows) >= COPY_THRESHOLD:
+            _copy_rows(conn, spec, batch.rows)
         else:
             cursor = conn.connection.cursor()  # the DBAPI cursor, inside this transaction
             try:
-                cursor.executemany(_insert_sql(spec, conn.dialect.paramstyle), linked)
+                cursor.executemany(_insert_sql(spec, conn.dialect.paramstyle), batch.rows)
             finally:
                 cursor.close()
         conn.execute(
@@ -222,7 +215,7 @@ class ActionLog:
             .where(m.chain_heads.c.table_name == table)
             .values(last_id=last_id, last_hash=last_hash)
         )
-        return [values[0] for values in linked]
+        return list(range(head.last_id + 1, last_id + 1))
 
     def record_occurrence(
         self,
