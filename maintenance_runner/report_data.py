@@ -20,6 +20,7 @@ from .actionlog import models as m
 from .clock import Clock, SystemClock, parse_instant
 from .report_model import (
     DEFAULT_RETRO_WITHIN,
+    UNREACHABLE_EVENT,
     ApprovalRow,
     DetailRow,
     EventRow,
@@ -39,7 +40,7 @@ from .report_model import (
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-FINAL_RUN_STATES = ("done", "failed", "aborted", "interrupted")
+RUNNING = "running"
 
 
 class ReportInputError(ValueError):
@@ -77,7 +78,7 @@ def _run_end(conn: Connection, run_id: int, now: datetime) -> datetime:
     result ended."""
     final = conn.execute(
         select(func.max(m.run_states.c.recorded_at)).where(
-            and_(m.run_states.c.run_id == run_id, m.run_states.c.state.in_(FINAL_RUN_STATES))
+            and_(m.run_states.c.run_id == run_id, m.run_states.c.state != RUNNING)
         )
     ).scalar()
     last = conn.execute(
@@ -300,6 +301,72 @@ def _doc(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _results(
+    conn: Connection, run_ids: Any
+) -> tuple[list[ResultRow], list[FindingRow], list[DetailRow]]:
+    """Task results with their findings and data, without the results of rollbacks.
+
+    ``record_results`` writes a batch of results, then their data, then their findings; a run
+    that rolls a host back records the rollback playbook's result for the same host and task in
+    the same run (``data.action: rollback``). The k-th result of a (run, host, task) goes with
+    its k-th data row; a rollback's result and data are left out (the ``rollbacks`` table says
+    how the rollback went), and so are the findings recorded from that result on.
+    """
+    t, f, d = m.task_results, m.findings, m.result_details
+    raw_results = conn.execute(select(t).where(t.c.run_id.in_(run_ids)).order_by(t.c.id)).all()
+    raw_details = conn.execute(select(d).where(d.c.run_id.in_(run_ids)).order_by(d.c.id)).all()
+    data_of: dict[tuple[int, str, str], list[Any]] = {}
+    for x in raw_details:
+        data_of.setdefault((x.run_id, x.host, x.task), []).append(x)
+    seen: dict[tuple[int, str, str], int] = {}
+    results: list[ResultRow] = []
+    details: list[DetailRow] = []
+    rolled_from: dict[tuple[int, str, str], datetime] = {}
+    for x in raw_results:
+        key = (x.run_id, x.host, x.task)
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        pair = data_of.get(key, [])
+        detail = pair[n] if n < len(pair) else None
+        data = _doc(detail.data) if detail is not None else {}
+        if data.get("action") == "rollback" and n > 0:
+            rolled_from.setdefault(key, x.recorded_at)
+            continue
+        results.append(
+            ResultRow(
+                run_id=x.run_id,
+                host=x.host,
+                task=x.task,
+                status=x.status,
+                started_at=x.started_at,
+                changed=bool(x.changed),
+                duration_s=float(x.duration_s),
+                message=x.message,
+                diff_summary=x.diff_summary,
+            )
+        )
+        if detail is not None:
+            details.append(DetailRow(x.run_id, x.host, x.task, data, _doc(detail.rollback)))
+    findings = [
+        FindingRow(
+            run_id=x.run_id,
+            host=x.host,
+            task=x.task,
+            finding_id=x.finding_id,
+            severity=x.severity,
+            message=x.message,
+            recommendation=x.recommendation,
+            id=x.id,
+        )
+        for x in conn.execute(select(f).where(f.c.run_id.in_(run_ids)).order_by(f.c.id))
+        if not (
+            (x.run_id, x.host, x.task) in rolled_from
+            and x.recorded_at >= rolled_from[(x.run_id, x.host, x.task)]
+        )
+    ]
+    return results, findings, details
+
+
 def read_rows(engine: Engine, scope: Scope, history_months: int = 12) -> LogRows:
     """The runs of the history range (``history_months`` calendar months up to the scope's end,
     and every run of the scope), with their results, findings, data, rollbacks and events; the
@@ -337,45 +404,12 @@ def read_rows(engine: Engine, scope: Scope, history_months: int = 12) -> LogRows
                 state=states[row.id].state if row.id in states else "running",
                 state_message=states[row.id].message if row.id in states else None,
                 ended_at=states[row.id].recorded_at
-                if row.id in states and states[row.id].state in FINAL_RUN_STATES
+                if row.id in states and states[row.id].state != RUNNING
                 else None,
             )
             for row in run_rows
         ]
-        t = m.task_results
-        results = [
-            ResultRow(
-                run_id=x.run_id,
-                host=x.host,
-                task=x.task,
-                status=x.status,
-                started_at=x.started_at,
-                changed=bool(x.changed),
-                duration_s=float(x.duration_s),
-                message=x.message,
-                diff_summary=x.diff_summary,
-            )
-            for x in conn.execute(select(t).where(t.c.run_id.in_(run_ids)).order_by(t.c.id))
-        ]
-        f = m.findings
-        findings = [
-            FindingRow(
-                run_id=x.run_id,
-                host=x.host,
-                task=x.task,
-                finding_id=x.finding_id,
-                severity=x.severity,
-                message=x.message,
-                recommendation=x.recommendation,
-                id=x.id,
-            )
-            for x in conn.execute(select(f).where(f.c.run_id.in_(run_ids)).order_by(f.c.id))
-        ]
-        d = m.result_details
-        details = [
-            DetailRow(x.run_id, x.host, x.task, _doc(x.data), _doc(x.rollback))
-            for x in conn.execute(select(d).where(d.c.run_id.in_(run_ids)).order_by(d.c.id))
-        ]
+        results, findings, details = _results(conn, run_ids)
         b = m.rollbacks
         rollbacks = [
             RollbackRow(x.run_id, x.host, x.task, x.status, x.recorded_at, x.message)
@@ -386,7 +420,9 @@ def read_rows(engine: Engine, scope: Scope, history_months: int = 12) -> LogRows
             EventRow(x.run_id, x.event, x.recorded_at, x.host, x.task, x.message)
             for x in conn.execute(
                 select(e)
-                .where(and_(e.c.run_id.in_(run_ids), e.c.event == "deferred"))
+                .where(
+                    and_(e.c.run_id.in_(run_ids), e.c.event.in_(("deferred", UNREACHABLE_EVENT)))
+                )
                 .order_by(e.c.id)
             )
         ]

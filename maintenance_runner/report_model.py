@@ -21,6 +21,9 @@ from typing import Any
 from .results import SEVERITIES
 
 DONE = ("ok", "changed")
+# results that are not a preventive task: shown with their checks, left out of the KPIs
+NON_PREVENTIVE = frozenset({"post_check", "audit"})
+UNREACHABLE_EVENT = "runner_on_unreachable"
 FAILED = ("failed", "unreachable")
 MODE_RANK = {"apply": 3, "check": 2, "rollback": 1}
 APPROVE = ("approve", "approved")
@@ -539,7 +542,8 @@ def checks_of(
     hardening: one check per enabled control; backup_verify: recovery point, repository check
     and test restore per repository (Veeam: last session and restore point per job);
     antivirus: definitions fresh, each required service running, update, scan clean;
-    patching: post-patch services and commands. Any other task (access_review): each finding
+    patching: post-patch services and commands; post_check (the window's post-check commands):
+    one per command. Any other task (access_review): each finding
     above info is a failed check, none is one passed check.
     """
     passed: list[str] = []
@@ -580,6 +584,10 @@ def checks_of(
         scan = data.get("scan") if isinstance(data.get("scan"), Mapping) else {}
         if scan and _truthy(scan.get("ran")):
             check("scan clean", not scan.get("infected"))
+    elif task == "post_check" and isinstance(data.get("checks"), list):
+        bad = {str(n) for n in data.get("failed") or []}
+        for name in data["checks"]:
+            check(f"post-check {name}", str(name) not in bad)
     elif task == "patching" and data and not _truthy(data.get("check_mode")):
         check("post-patch services", not data.get("services_down"))
         check("post-patch commands", not data.get("post_checks_failed"))
@@ -780,24 +788,25 @@ def plan_approval(
 def completion(
     deciding: Mapping[tuple[str, str], ResultRow], deferred: Iterable[tuple[str, str]]
 ) -> Rate:
-    """Host-task pairs finished (ok or changed) over those due: results plus deferred pairs
-    that got no result."""
-    pairs = set(deciding) | set(deferred)
+    """Host-task pairs finished (ok or changed) over those due: results plus deferred (or
+    unreachable) pairs that got no result. Post-checks and audits are not preventive tasks."""
+    pairs = {k for k in deciding if k[1] not in NON_PREVENTIVE} | set(deferred)
     done = sum(1 for key in pairs if key in deciding and deciding[key].status in DONE)
     return Rate(done, len(pairs))
 
 
-def _deferred_pairs(
-    events: Iterable[EventRow], results: Iterable[ResultRow]
+def event_pairs(
+    events: Iterable[EventRow], results: Iterable[ResultRow], kind: str = "deferred"
 ) -> dict[int, set[tuple[str, str]]]:
-    """run id -> (host, task) pairs a run deferred; an event without a task defers every task
-    that run ran (or ``*`` when it ran none)."""
+    """run id -> (host, task) pairs a run deferred (or found unreachable: ``kind``); an event
+    without a task stands for every preventive task that run ran (``*`` when it ran none)."""
     tasks_of: dict[int, set[str]] = defaultdict(set)
     for r in results:
-        tasks_of[r.run_id].add(r.task)
+        if r.task not in NON_PREVENTIVE:
+            tasks_of[r.run_id].add(r.task)
     out: dict[int, set[tuple[str, str]]] = defaultdict(set)
     for e in events:
-        if e.event != "deferred" or not e.host:
+        if e.event != kind or not e.host:
             continue
         for task in [e.task] if e.task else sorted(tasks_of[e.run_id]) or ["*"]:
             out[e.run_id].add((e.host, task))
@@ -817,7 +826,7 @@ def cadence(
     seen: dict[tuple[str, str], set[str]] = defaultdict(set)
     for r in results:
         run = runs.get(r.run_id)
-        if run is None or run.mode == "rollback":
+        if run is None or run.mode == "rollback" or r.task in NON_PREVENTIVE:
             continue
         month = month_of(run.started_at)
         seen[(month, r.task)].add(r.host)
@@ -958,9 +967,9 @@ def findings_timeline(
     """Opened and closed events of findings, and the ones open at the end of the rows.
 
     Every result that evaluated a task on a host (ok or changed, or failed with a published
-    result or findings) is compared with the previous one of the same host and task: a finding it raises
-    that was not open is opened; an open finding it no longer raises is closed. Rollback runs
-    do not count (they restore, they do not re-check).
+    result or findings) is compared with the previous one of the same host and task: a finding
+    it raises that was not open is opened; an open finding it no longer raises is closed.
+    Rollback runs do not count (they restore, they do not re-check).
     """
     raised: dict[tuple[int, str, str], dict[str, str]] = defaultdict(dict)
     for f in findings:
@@ -1074,8 +1083,14 @@ def build_report_model(
             by_result[(f.run_id, f.host, f.task)].append(f)
 
     deciding = deciding_results(scope_results, runs)
-    deferred_by_run = _deferred_pairs(rows.events, rows.results)
+    deferred_only = event_pairs(rows.events, rows.results, "deferred")
+    unreachable_by_run = event_pairs(rows.events, rows.results, UNREACHABLE_EVENT)
+    deferred_by_run: dict[int, set[tuple[str, str]]] = defaultdict(set)
+    for source in (deferred_only, unreachable_by_run):
+        for run_id, pairs in source.items():
+            deferred_by_run[run_id] |= pairs
     scope_deferred_pairs = {p for i in in_scope for p in deferred_by_run.get(i, set())}
+    scope_deferred_only = {p for i in in_scope for p in deferred_only.get(i, set())}
 
     # rollbacks: rows logged against a run in scope, and rollback runs' own results
     rolled: dict[tuple[str, str], str] = {}
@@ -1116,7 +1131,7 @@ def build_report_model(
             HostTask(
                 host,
                 task,
-                "deferred",
+                "deferred" if (host, task) in scope_deferred_only else "unreachable",
                 False,
                 rolled.get((host, task)),
                 0,
@@ -1436,7 +1451,9 @@ def _attention(
         if r.mode == "apply" and not r.plan_uid:
             lines.append(f"Run {r.run_uid} applied changes without a recorded plan.")
     for r in runs:
-        if r.state in ("failed", "aborted", "interrupted"):
+        if r.state == "running":
+            lines.append(f"Run {r.run_uid} has no end recorded (still running, or it crashed).")
+        elif r.state != "done":
             lines.append(
                 f"Run {r.run_uid} ended {r.state}" + (f": {r.message}" if r.message else ".")
             )

@@ -188,6 +188,18 @@ RESTORE_MISMATCH = finding(
     "Restored canary file differs from the source in restic-main",
     "Check the repository with read-data and take a fresh backup.",
 )
+POST_CHECK_FAILED = finding(
+    "post_check.failed",
+    "high",
+    "post-check failed: db answers",
+    "The change is rolled back; find the cause before the next window.",
+)
+ROLLBACK_NOTE = finding(
+    "patching.rolled_back",
+    "info",
+    "openssl was restored to 3.0.11-1",
+    "Nothing to do.",
+)
 SECURITY_PENDING = finding(
     "patching.security_updates_pending",
     "high",
@@ -507,6 +519,31 @@ def write_story(url: str) -> Story:
         message="post-patch check failed: postgresql down",
         rollback={"manifest_path": "/var/lib/maint/patching/manifest-1.json"},
     )
+    # the window's post-check commands after the batch: db1's database check fails
+    for host in HOSTS:
+        checks = ["web answers", "db answers"] if host == "db1" else ["web answers"]
+        bad = ["db answers"] if host == "db1" else []
+        s.result(
+            run,
+            host,
+            "post_check",
+            "failed" if bad else "ok",
+            t + timedelta(minutes=3),
+            {"checks": checks, "failed": bad},
+            [POST_CHECK_FAILED] if bad else (),
+            seconds=2.0,
+        )
+    # the automatic rollback runs the role's rollback in the same run (data.action: rollback)
+    s.result(
+        run,
+        "db1",
+        "patching",
+        "ok",
+        t + timedelta(minutes=6),
+        {"action": "rollback", "restored": ["openssl"]},
+        [ROLLBACK_NOTE],
+        seconds=40.0,
+    )
     s.clock.instant = t + timedelta(minutes=10)
     log.append(
         "rollbacks",
@@ -563,7 +600,21 @@ def write_story(url: str) -> Story:
         patching_data([LIBXML], [LIBXML]),
         seconds=PATCH_SECONDS,
     )
-    log.finish_run(erun, "done")
+    s.clock.instant = NOV_EMERGENCY + timedelta(minutes=2)
+    log.append(
+        "run_events",
+        [
+            {
+                "host": "web2",
+                "task": None,
+                "event": "runner_on_unreachable",
+                "changed": False,
+                "message": "Failed to connect to the host via ssh",
+            }
+        ],
+        {"run_id": erun},
+    )
+    log.finish_run(erun, "failed", "1 host unreachable")
     s.decide(emerg, "bob", "approve", at("2026-11-04T10:00"), "retrospective approval")
 
     check = s.run("plan-2026-11", "check", NOV_PLAN_CHECK, nov_occ, None, actor="alice")

@@ -112,8 +112,11 @@ def test_window_report_in_every_format(site, tmp_path):
     flow = kpis["findings_flow"]
     # opened: security updates pending x3 at the plan check, reboot on web1; closed: those
     # three by the apply run, and October's stale account, stale definitions, reboot on web2,
-    # service down and restore mismatch
-    assert (flow["opened"], flow["closed"], flow["open_at_end"]) == (4, 8, 1)
+    # service down and restore mismatch. Still open: web1's reboot, and db1's failed
+    # post-check of October (no post-check has run on db1 since)
+    assert (flow["opened"], flow["closed"], flow["open_at_end"]) == (4, 8, 2)
+    still = {(o["host"], o["finding_id"]) for o in flow["still_open"]}
+    assert still == {("web1", "patching.reboot_pending"), ("db1", "post_check.failed")}
     assert kpis["followups"]["met"] == 0
     assert kpis["followups"]["missed"] == 1
     assert kpis["followups"]["pending"] == 1
@@ -212,16 +215,35 @@ def test_run_report_shows_the_failure_and_the_rollback(site):
     assert ht[("db1", "patching")]["failed_checks"] == ["post-patch services"]
     assert ht[("db1", "hardening")]["outcome"] == "deferred"
     assert data["totals"]["rolled_back"] == 1
+    # the rollback's own result in the same run does not hide the failure, nor its note
+    assert all(f["finding_id"] != "patching.rolled_back" for f in data["findings"])
+    # post-checks are shown with their checks and left out of completion
+    assert ht[("db1", "post_check")]["outcome"] == "failed"
+    assert ht[("db1", "post_check")]["failed_checks"] == ["post-check db answers"]
+    assert ht[("web1", "post_check")]["checks_passed"] == 1
+    assert (data["kpis"]["completion"]["done"], data["kpis"]["completion"]["total"]) == (13, 15)
     # a rolled-back installation is not a patch: only web1 and web2 count
     hosts = sorted(i["host"] for i in data["kpis"]["patch_latency"]["items"])
     assert hosts == ["web1", "web1", "web2"]
     assert data["kpis"]["followups"]["met"] == 1 and data["kpis"]["followups"]["missed"] == 1
     root = ET.fromstring(report(site, "run-2026-10", "-f", "junit").output)
-    failures = root.findall(".//failure")
-    assert len(failures) == 1 == int(root.get("failures"))
-    assert "post-patch services" in failures[0].get("message")
+    failures = {
+        case.get("classname"): case.find("failure")
+        for case in root.iter("testcase")
+        if case.find("failure") is not None
+    }
+    assert set(failures) == {"maint.patching", "maint.post_check"}
+    assert int(root.get("failures")) == 2 and int(root.get("tests")) == 18
+    assert "post-patch services" in failures["maint.patching"].get("message")
     system_out = root.find("./testsuite[@name='patching']/testcase[@name='db1']/system-out")
     assert "patching.service_down" in system_out.text and "rolled back: ok" in system_out.text
+    # the emergency run: web2 never answered
+    emergency = json.loads(report(site, "run-2026-11-emergency", "-f", "json").output)
+    outcomes = {(h["host"], h["task"]): h["outcome"] for h in emergency["host_tasks"]}
+    assert outcomes == {("web1", "patching"): "changed", ("web2", "patching"): "unreachable"}
+    assert any("ended failed: 1 host unreachable" in line for line in emergency["attention"])
+    root = ET.fromstring(report(site, "run-2026-11-emergency", "-f", "junit").output)
+    assert [e.get("type") for e in root.iter("error")] == ["unreachable"]
     # --occurrence picks October by its local date
     by_date = json.loads(
         report(site, "--window", WINDOW, "--occurrence", "2026-10-13", "-f", "json").output
