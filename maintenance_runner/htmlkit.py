@@ -171,11 +171,14 @@ def table(
 
 
 def badge(text: object, tone: str = "neutral") -> Html:
-    """A small coloured label; ``tone`` is neutral, good, warn, bad, info or a severity name."""
-    if tone in SEVERITY_COLORS:
+    """A small coloured label; ``tone`` is neutral, good, warn, bad, info or a severity name
+    (low, medium, high, critical)."""
+    if tone in TONES:
+        bg, fg = TONES[tone]
+    elif tone in SEVERITY_COLORS:
         bg, fg = SEVERITY_COLORS[tone], "#fff"
     else:
-        bg, fg = TONES.get(tone, TONES["neutral"])
+        bg, fg = TONES["neutral"]
     return Html(f'<span class="badge" style="background:{bg};color:{fg}">{esc(text)}</span>')
 
 

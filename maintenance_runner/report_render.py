@@ -633,6 +633,10 @@ _OUTCOME_TONE = {
 }
 
 
+def _emergency_tone(text: str) -> str:
+    return "bad" if "NOT approved" in text or "past the deadline" in text else "warn"
+
+
 def render_html(report: Report) -> str:
     s = _sections(report)
     k = report.kpis
@@ -683,7 +687,11 @@ def render_html(report: Report) -> str:
         headers, rows = s[key]
         if key == "plans":
             rows = [
-                [*row[:-1], hk.badge(row[-1], "bad") if row[-1] != "no" else "no"] for row in rows
+                [
+                    *row[:-1],
+                    row[-1] if row[-1] == "no" else hk.badge(row[-1], _emergency_tone(row[-1])),
+                ]
+                for row in rows
             ]
         parts.append(hk.section(SECTION_TITLES[key], hk.table(headers, rows), anchor=key))
 
