@@ -54,7 +54,7 @@ def _clock(at_text: str | None) -> Clock:
     "-t",
     metavar="T",
     help="The occurrence's local start (2026-11-10, 2026-11-10T22:00) or instant; "
-    "default: the window's latest occurrence with runs.",
+    "default: the occurrence of the window's latest apply run.",
 )
 @click.option("--month", metavar="YYYY-MM", help="Report on every run of a month (UTC).")
 @click.option(

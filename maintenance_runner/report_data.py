@@ -200,12 +200,18 @@ def _window_scope(conn: Connection, window: str, occurrence: str | None, now: da
             .order_by(m.occurrences.c.start_utc)
         )
     ]
-    latest = conn.execute(
-        select(m.runs)
-        .where(and_(m.runs.c.window == window, m.runs.c.mode != "rollback"))
-        .order_by(m.runs.c.started_at.desc(), m.runs.c.id.desc())
-        .limit(1)
-    ).first()
+    # the latest apply run decides (a plan's check run for the next occurrence is not news yet);
+    # without one, the latest check run
+    latest = None
+    for mode in ("apply", "check"):
+        latest = conn.execute(
+            select(m.runs)
+            .where(and_(m.runs.c.window == window, m.runs.c.mode == mode))
+            .order_by(m.runs.c.started_at.desc(), m.runs.c.id.desc())
+            .limit(1)
+        ).first()
+        if latest is not None:
+            break
     if not occs and latest is None:
         raise ReportInputError(
             "--window", f"no run or occurrence of window {window!r} in the action log"

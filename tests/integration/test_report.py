@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from maintenance_runner.actionlog import ActionLog
+from maintenance_runner.clock import FixedClock
 from maintenance_runner.commands_report import report_command
 
 from .report_story import (
@@ -24,6 +25,7 @@ from .report_story import (
     REPORT_AT,
     TASKS,
     WINDOW,
+    at,
     write_story,
 )
 
@@ -249,6 +251,26 @@ def test_run_report_shows_the_failure_and_the_rollback(site):
         report(site, "--window", WINDOW, "--occurrence", "2026-10-13", "-f", "json").output
     )
     assert [r["run_uid"] for r in by_date["runs"]] == ["plan-2026-10", "run-2026-10"]
+
+
+def test_a_plan_made_for_the_next_occurrence_does_not_change_the_default(site, store_url):
+    with ActionLog(store_url, clock=FixedClock(REPORT_AT)) as log:
+        december = log.record_occurrence(
+            WINDOW,
+            at("2026-12-08T21:00"),
+            at("2026-12-09T01:00"),
+            at("2026-12-09T00:30"),
+            "Europe/Madrid",
+            "2026-12-08T22:00",
+        )
+        log.finish_run(log.start_run(WINDOW, "check", "plan-2026-12", december), "done")
+    data = json.loads(report(site, "--window", WINDOW, "-f", "json").output)
+    assert [r["run_uid"] for r in data["runs"]] == ["plan-2026-11", "run-2026-11"]
+    upcoming = json.loads(
+        report(site, "--window", WINDOW, "--occurrence", "2026-12-08T22:00", "-f", "json").output
+    )
+    assert [r["run_uid"] for r in upcoming["runs"]] == ["plan-2026-12"]
+    assert upcoming["occurrences"][0]["state"] == "planned"
 
 
 def test_reports_are_read_only(site, store_url):
