@@ -20,6 +20,7 @@ from .batching import batches, budget, budget_spent
 from .clock import Clock, parse_instant
 from .config import _amount
 from .execution import RunOutcome, run_playbook
+from .plan import collect_changes
 from .planlog import record_events, record_results, record_rollback
 from .recorder import EventRecorder, timing
 from .results import TaskResult
@@ -128,8 +129,17 @@ class Applier:
             outcome = self._run(playbook, hosts, extra, on_event)
         finally:
             recorder.close()
+        summaries: dict[tuple[str, str], list[str]] = {}
+        for change in collect_changes(outcome.events):
+            text = change.name + (f" [{change.diff}]" if change.diff else "")
+            summaries.setdefault((change.host, change.task), []).append(text)
         record_results(
-            self.log, self.run_id, outcome.results, timing(outcome.events), self.clock.now()
+            self.log,
+            self.run_id,
+            outcome.results,
+            timing(outcome.events),
+            self.clock.now(),
+            {key: "; ".join(parts)[:2000] for key, parts in summaries.items()},
         )
         return outcome
 

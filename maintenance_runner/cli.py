@@ -8,6 +8,14 @@ from . import __version__
 from .commands_config import config_group
 from .commands_followups import followups_group
 from .commands_log import log_group
+from .commands_plan import (
+    apply_command,
+    approve_command,
+    plan_command,
+    reject_command,
+    rollback_command,
+    show_command,
+)
 from .commands_report import report_command
 from .commands_run import run_command
 from .commands_windows import windows_group
@@ -31,3 +39,12 @@ main.add_command(windows_group)
 main.add_command(log_group)
 main.add_command(followups_group)
 main.add_command(report_command)
+for _command in (
+    plan_command,
+    show_command,
+    approve_command,
+    reject_command,
+    apply_command,
+    rollback_command,
+):
+    main.add_command(_command)

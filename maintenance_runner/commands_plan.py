@@ -401,6 +401,21 @@ def run_apply(
     notes = list(gate.notes)
     if not drift_checked:
         notes.append("drift check skipped (--no-drift-check)")
+    if gate.decision is not None and not gate.decision.approvers and emergency_sig is None:
+        # a standard change: pre-approved by its policy, and recorded as such
+        policy = str(content.get("change", "standard"))
+        log.append(
+            "approvals",
+            [
+                {
+                    "plan_uid": raw["id"],
+                    "approver": f"policy:{policy}",
+                    "decision": "standard",
+                    "signature": None,
+                    "comment": f"pre-approved by the {policy} change policy",
+                }
+            ],
+        )
     if gate.decision is not None:
         notes.append(
             ("emergency change by " if emergency_sig else "approved by ")
@@ -446,9 +461,19 @@ def run_apply(
         log.finish_run(run_id, "interrupted", "the runner stopped during the run")
         raise
     log.finish_run(run_id, summary.state, summary.line())
+    _open_followups(log, config, run_id)
     if occurrence_id is not None:
         log.set_occurrence_state(occurrence_id, "done", reason=summary.line(), actor=_actor())
     return summary
+
+
+def _open_followups(log: ActionLog, config: MaintConfig, run_id: int) -> None:
+    """Turn the run's findings into follow-ups with response targets (see followups.py)."""
+    from .followups import create_from_config
+
+    opened = create_from_config(log, config, run_id)
+    if opened:
+        click.echo(f"{len(opened)} follow-up(s) opened (maint followups list)", err=True)
 
 
 def _run_uid(log: ActionLog, run_id: int) -> str:
