@@ -6,9 +6,9 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 # Debian packages the lab and the tests need (installed with apt-get when running as root).
-DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev chromium chromium-driver
+DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev chromium chromium-driver cron
 # Commands that tell whether those packages are present.
-DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver
+DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver crontab
 N ?= 3
 
 .PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down bench-actionlog clean

@@ -6,6 +6,7 @@ import click
 
 from . import __version__
 from .commands_config import config_group
+from .commands_cron import cron_group
 from .commands_followups import followups_group
 from .commands_log import log_group
 from .commands_plan import (
@@ -38,6 +39,7 @@ main.add_command(config_group)
 main.add_command(windows_group)
 main.add_command(log_group)
 main.add_command(followups_group)
+main.add_command(cron_group)
 main.add_command(report_command)
 for _command in (
     plan_command,
