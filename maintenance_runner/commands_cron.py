@@ -22,7 +22,6 @@ import pwd
 import shlex
 import shutil
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +54,7 @@ class TickJob:
     log: Path | None = None
     every: int = DEFAULT_EVERY
     args: tuple[str, ...] = field(default=())
+    env_file: Path | None = None  # KEY=VALUE lines (secrets for notifications) read first
 
     @property
     def marker(self) -> str:
@@ -84,7 +84,10 @@ class TickJob:
     def command(self) -> str:
         """The shell command of the crontab entry (python-crontab escapes ``%`` for cron)."""
         q = shlex.quote
-        line = f"cd {q(str(self.workdir))} && PATH={q(self.search_path)} "
+        line = f"cd {q(str(self.workdir))} && "
+        if self.env_file is not None:
+            line += f"set -a && . {q(str(self.env_file))} && set +a && "
+        line += f"PATH={q(self.search_path)} "
         line += " ".join(q(arg) for arg in self.argv)
         if self.log is not None:
             line += f" >> {q(str(self.log))} 2>&1"
@@ -100,6 +103,9 @@ class TickJob:
             return None
         if words[:3] != ["cd", str(workdir), "&&"] or tick < 1:
             return None
+        env_file = None
+        if words[3:6] == ["set", "-a", "&&"] and words[6:7] == ["."]:
+            env_file = Path(words[7]) if len(words) > 7 else None
         rest = words[tick + 1 :]
         log = None
         if ">>" in rest:
@@ -116,7 +122,8 @@ class TickJob:
             every = int(minute[2:])
         else:
             return None
-        return cls(workdir, Path(words[tick - 1]), Path(rest[1]), log, every, tuple(rest[2:]))
+        maint = Path(words[tick - 1])
+        return cls(workdir, maint, Path(rest[1]), log, every, tuple(rest[2:]), env_file)
 
     def service_unit(self, user: str) -> str:
         lines = [
@@ -130,6 +137,7 @@ class TickJob:
             f"User={user}",
             f"WorkingDirectory={_specifiers(str(self.workdir))}",
             f"Environment={_systemd_word('PATH=' + self.search_path)}",
+            *([f"EnvironmentFile={_specifiers(str(self.env_file))}"] if self.env_file else []),
             "ExecStart=" + " ".join(_systemd_word(arg) for arg in self.argv),
             "# a tick that applies a window runs as long as the window: no start timeout",
             "TimeoutStartSec=infinity",
@@ -295,6 +303,11 @@ def _job_options(function: Any) -> Any:
         ),
         click.option("--no-log", is_flag=True, help="Leave the output to cron (it mails it)."),
         click.option(
+            "--env-file",
+            type=click.Path(dir_okay=False),
+            help="Read KEY=VALUE lines (notification secrets) into the tick's environment.",
+        ),
+        click.option(
             "--maint",
             "maint_path",
             type=click.Path(dir_okay=False),
@@ -317,49 +330,45 @@ def _dir_option(function: Any) -> Any:
     )(function)
 
 
-def _build_job(
-    workdir: str,
-    every: int,
-    config_path: str,
-    log_path: str | None,
-    no_log: bool,
-    maint_path: str | None,
-    tick_args: Sequence[str],
-) -> TickJob:
-    if no_log and log_path:
+def _build_job(workdir: str, options: dict[str, Any]) -> TickJob:
+    """The job the options describe (relative paths: to the current directory, except the
+    defaults, which live in --dir)."""
+    if options["no_log"] and options["log_path"]:
         raise BadInput("--log and --no-log: give one of them")
     base = Path(workdir).absolute()
-    config = Path(config_path)
+    config = Path(options["config_path"])
     config = config if config.is_absolute() else base / config
-    log = None if no_log else (Path(log_path).absolute() if log_path else base / DEFAULT_LOG)
-    job = TickJob(base, resolve_maint(maint_path), config, log, every, tuple(tick_args))
-    for label, value in [("--dir", str(base)), ("--config", str(config)), ("--log", str(log))]:
-        _check_cron_safe(label, value)
-    _check_cron_safe("--maint", str(job.maint))
-    for arg in tick_args:
-        _check_cron_safe("tick argument", arg)
+    log = None
+    if not options["no_log"]:
+        log = Path(options["log_path"]).absolute() if options["log_path"] else base / DEFAULT_LOG
+    env_file = Path(options["env_file"]).absolute() if options["env_file"] else None
+    args = tuple(options["tick_args"])
+    maint = resolve_maint(options["maint_path"])
+    job = TickJob(base, maint, config, log, options["every"], args, env_file)
+    for label, value in [
+        ("--dir", base),
+        ("--config", config),
+        ("--log", log),
+        ("--maint", job.maint),
+        ("--env-file", env_file),
+        *(("tick argument", arg) for arg in args),
+    ]:
+        _check_cron_safe(label, str(value))
     return job
 
 
 @cron_group.command("install")
 @_job_options
 @click.pass_obj
-def install_command(
-    obj: dict[str, Any],
-    workdir: str,
-    every: int,
-    config_path: str,
-    log_path: str | None,
-    no_log: bool,
-    maint_path: str | None,
-    tick_args: tuple[str, ...],
-) -> None:
+def install_command(obj: dict[str, Any], workdir: str, **options: Any) -> None:
     """Install (or update) the entry that runs `maint tick` every few minutes.
 
     Arguments after `--` go to `maint tick` (e.g. `maint cron install -- -v`).
     """
-    job = _build_job(workdir, every, config_path, log_path, no_log, maint_path, tick_args)
+    job = _build_job(workdir, options)
     load_config(job.config)  # a broken maint.yml is refused now, not at 3 a.m. in the log
+    if job.env_file is not None:
+        _check_env_file(job.env_file)
     tab = open_tab(obj.get("crontab_file"))
     found = tab.ours(job.marker)
     if len(found) == 1 and _same(found[0], job):
@@ -382,6 +391,15 @@ def install_command(
     click.echo(f"{verb} in {tab.where}:\n{_render(entry)}")
 
 
+def _check_env_file(path: Path) -> None:
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise BadInput(f"--env-file: {path}: {exc.strerror or exc}") from None
+    if mode & 0o077:
+        click.echo(f"warning: {path} is readable by others; chmod 600 it", err=True)
+
+
 def _same(entry: Any, job: TickJob) -> bool:
     return (
         entry.is_enabled()
@@ -397,16 +415,7 @@ def _minute(entry: Any) -> str:
 @cron_group.command("show")
 @_job_options
 @click.pass_obj
-def show_command(
-    obj: dict[str, Any],
-    workdir: str,
-    every: int,
-    config_path: str,
-    log_path: str | None,
-    no_log: bool,
-    maint_path: str | None,
-    tick_args: tuple[str, ...],
-) -> None:
+def show_command(obj: dict[str, Any], workdir: str, **options: Any) -> None:
     """Print the installed entry and the equivalent systemd service and timer units.
 
     The units follow the installed entry; without one, they follow the options.
@@ -426,7 +435,7 @@ def show_command(
     for entry in tab.others(marker):
         click.echo(f"# another maint tick entry in {tab.where}:\n{_render(entry)}")
     if job is None:
-        job = _build_job(workdir, every, config_path, log_path, no_log, maint_path, tick_args)
+        job = _build_job(workdir, options)
     click.echo(
         "\n# The same with systemd instead of cron: save these two units in /etc/systemd/system/,"
         f"\n# then `systemctl daemon-reload && systemctl enable --now {UNIT}.timer`"

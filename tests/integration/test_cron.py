@@ -19,7 +19,8 @@ from maintenance_runner.commands_cron import MARKER, TickJob, cron_group
 MAINT = Path(sys.executable).parent / "maint"
 FAKE_MAINT = """#!/bin/sh
 # stands in for maint: records how cron called it
-{{ echo "argv: $*"; echo "cwd: $(pwd)"; echo "path: $PATH"; }} > '{record}'
+{{ echo "argv: $*"; echo "cwd: $(pwd)"; echo "path: $PATH"; echo "secret: $MAINT_TEST_SECRET"
+}} > '{record}'
 echo "tick output on stdout"
 echo "tick complaint on stderr" >&2
 """
@@ -138,8 +139,23 @@ def test_the_entry_runs_under_sh_as_cron_runs_it(site, tmp_path, crontab_file):
     fake.parent.mkdir()
     fake.write_text(FAKE_MAINT.format(record=record))
     fake.chmod(0o755)
-    result = _cron("install", "--dir", str(site), "--maint", str(fake), "--", "--at", "2026-12-10")
+    env_file = tmp_path / "maint.env"
+    env_file.write_text("MAINT_TEST_SECRET='s3cr3t value'\n")
+    env_file.chmod(0o600)
+    result = _cron(
+        "install",
+        "--dir",
+        str(site),
+        "--maint",
+        str(fake),
+        "--env-file",
+        str(env_file),
+        "--",
+        "--at",
+        "2026-12-10",
+    )
     assert result.exit_code == 0, result.output
+    assert "warning" not in result.output
     [entry] = _our_lines(crontab_file.read_text(), site)
     command, stdin = _as_cron_runs_it(entry)
     assert stdin == ""
@@ -157,6 +173,7 @@ def test_the_entry_runs_under_sh_as_cron_runs_it(site, tmp_path, crontab_file):
     assert called[0] == f"argv: tick --config {site / 'maint.yml'} --at 2026-12-10"
     assert called[1] == f"cwd: {site}"
     assert called[2].startswith(f"path: {fake.parent}:")
+    assert called[3] == "secret: s3cr3t value"
     log = (site / ".maint" / "tick.log").read_text()
     assert log == "tick output on stdout\ntick complaint on stderr\n"
 
@@ -197,6 +214,7 @@ def test_bad_input_is_one_line_exit_2_and_changes_nothing(site, tmp_path, cronta
         (["install", "--dir", str(site), "--every", "0"], "Invalid value for '--every'"),
         (["install", "--dir", str(site), "--log", "x", "--no-log"], "--log and --no-log"),
         (["install", "--dir", str(site), "--maint", str(tmp_path / "nope")], "--maint: not an"),
+        (["install", "--dir", str(site), "--env-file", str(tmp_path / "nope")], "--env-file: "),
     ]
     for args, message in cases:
         result = CliRunner().invoke(cron_group, args)
@@ -229,6 +247,8 @@ def test_parse_reads_back_what_command_wrote(tmp_path):
         args=("-v", "--dry-run"),
     )
     assert TickJob.parse(job.command(), "*/10", tmp_path / "a b") == job
+    with_env = TickJob(tmp_path, MAINT, tmp_path / "m.yml", None, 5, (), tmp_path / "e n v")
+    assert TickJob.parse(with_env.command(), "*/5", tmp_path) == with_env
     quiet = TickJob(tmp_path, MAINT, tmp_path / "m.yml", None, 1)
     assert TickJob.parse(quiet.command(), "*", tmp_path) == quiet
     assert quiet.schedule == "* * * * *"
@@ -244,7 +264,10 @@ def test_parse_reads_back_what_command_wrote(tmp_path):
 )
 @pytest.mark.parametrize("every", [1, 5, 7])
 def test_units_pass_systemd_analyze_verify(site, tmp_path, every):
-    job = TickJob(site, MAINT, site / "maint.yml", site / ".maint" / "tick $HOME.log", every)
+    env_file = tmp_path / "maint 100%.env"
+    env_file.write_text("MAINT_SMTP_PASSWORD=x\n")
+    log = site / ".maint" / "tick $HOME.log"
+    job = TickJob(site, MAINT, site / "maint.yml", log, every, ("-v",), env_file)
     units = tmp_path / "units"
     units.mkdir()
     service = units / "maint-tick.service"
@@ -267,9 +290,11 @@ def test_units_pass_systemd_analyze_verify(site, tmp_path, every):
     )
     assert calendar.returncode == 0, calendar.stderr
     assert f"*-*-* *:00/{every}:00" in calendar.stdout
-    assert 'ExecStart={} tick --config "{}"'.format(
-        MAINT, str(site / "maint.yml").replace("%", "%%").replace('"', '\\"')
-    ) in job.service_unit("root")
+    unit = job.service_unit("root")
+    config = str(site / "maint.yml").replace("%", "%%")
+    assert f'ExecStart={MAINT} tick --config "{config}" -v\n' in unit
+    assert f"EnvironmentFile={tmp_path}/maint 100%%.env\n" in unit
+    assert "StandardOutput=append:" + str(log).replace("%", "%%") + "\n" in unit
 
 
 def test_units_fail_verify_when_broken(site, tmp_path):
