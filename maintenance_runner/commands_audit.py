@@ -64,8 +64,8 @@ class AuditProgress:
         self.live = console.is_terminal
         self.progress: Progress | None = None
         self.bar: TaskID | None = None
-        self.hosts: set[str] = set()
         self.pass_tasks: tuple[str, ...] = self.tasks
+        self.counted: set[tuple[str, str]] = set()  # (host, task) already advanced this pass
 
     def __enter__(self) -> AuditProgress:
         if self.live:
@@ -83,13 +83,18 @@ class AuditProgress:
 
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
+            self._describe("done")
             self.progress.stop()
 
-    def start_pass(self, tasks: Sequence[str], hosts: Sequence[str] = ()) -> None:
+    def start_pass(self, tasks: Sequence[str], hosts: Sequence[str], again: bool = False) -> None:
+        """``tasks`` on ``hosts``: one step per host for its facts, plus one per task."""
         self.pass_tasks = tuple(tasks)
-        self.hosts = set()
-        if hosts:
+        self.counted = set()
+        if again:
             self.note(f"running {', '.join(tasks)} again on {', '.join(hosts)}")
+        if self.progress is not None and self.bar is not None:
+            total = self.progress.tasks[0].total or 0
+            self.progress.update(self.bar, total=total + len(hosts) * (1 + len(tasks)))
 
     def note(self, text: str) -> None:
         if self.progress is not None:
@@ -97,21 +102,19 @@ class AuditProgress:
         else:
             self.console.print(f"maint audit: {text}", markup=False, highlight=False)
 
-    def _advance(self, host: str, steps: int = 1) -> None:
+    def _advance(self, steps: int = 1) -> None:
         if self.progress is not None and self.bar is not None:
             self.progress.advance(self.bar, steps)
 
+    def _count(self, host: str, task: str) -> None:
+        if task in self.pass_tasks and (host, task) not in self.counted:
+            self.counted.add((host, task))
+            self._advance()
+
     def _describe(self, text: str) -> None:
         if self.progress is not None and self.bar is not None:
-            self.progress.update(self.bar, description=text[:70])
-
-    def _new_host(self, host: str) -> None:
-        if host in self.hosts:
-            return
-        self.hosts.add(host)
-        if self.progress is not None and self.bar is not None:
-            total = self.progress.tasks[0].total or 0
-            self.progress.update(self.bar, total=total + 1 + len(self.pass_tasks))
+            short = text if len(text) <= 40 else text[:39] + "…"
+            self.progress.update(self.bar, description=f"{short:<40}")
 
     def __call__(self, event: Mapping[str, Any]) -> None:
         kind = event.get("event")
@@ -123,7 +126,6 @@ class AuditProgress:
             return
         if not host:
             return
-        self._new_host(host)
         res = data.get("res") or {}
         if task_name == FACTS_TASK:
             if kind == "runner_on_ok":
@@ -133,22 +135,23 @@ class AuditProgress:
                     for k in ("ansible_distribution", "ansible_distribution_version")
                 ).strip()
                 self.note(f"{host}: facts gathered ({system or 'unknown OS'})")
-                self._advance(host)
+                self._advance()
             elif kind in ("runner_on_unreachable", "runner_on_failed"):
                 self.note(f"{host}: not reachable, it will be listed with the reason")
-                self._advance(host, 1 + len(self.pass_tasks))
+                self._advance(1 + len(self.pass_tasks))
             return
         if kind == "runner_on_ok":
             result = (res.get("ansible_facts") or {}).get("maint_result")
             if isinstance(result, Mapping):
                 count = len(result.get("findings") or ())
                 self.note(f"{host}: {result.get('task')} {result.get('status')} ({count} findings)")
-                self._advance(host)
+                self._count(host, str(result.get("task")))
         elif kind in ("runner_on_failed", "runner_on_unreachable") and not data.get(
             "ignore_errors"
         ):
             role = str(data.get("role") or "").rsplit(".", 1)[-1] or "a task"
             self.note(f"{host}: {role} could not finish ({task_name})")
+            self._count(host, role)
 
 
 def _ensure_ansible_on_path() -> None:
@@ -181,9 +184,22 @@ def _inventory(given: Path | None, config: MaintConfig | None, config_path: str 
     raise click.UsageError("no inventory: give one with -i or set inventory in maint.yml")
 
 
+def inventory_hosts(inventory: Path, limit: str | None) -> list[str]:
+    """The hosts of ``inventory`` that ``limit`` selects, read with Ansible's own inventory code
+    (so an empty selection is refused before anything runs or is recorded)."""
+    from ansible.inventory.manager import InventoryManager
+    from ansible.parsing.dataloader import DataLoader
+
+    manager = InventoryManager(loader=DataLoader(), sources=[str(inventory)])
+    if limit:
+        manager.subset(limit)
+    return [host.name for host in manager.get_hosts("all")]
+
+
 def run_audit_passes(
     inventory: Path,
     tasks: Sequence[str],
+    hosts: Sequence[str],
     limit: str | None,
     progress: AuditProgress,
 ) -> tuple[list[Mapping[str, Any]], list[TaskResult]]:
@@ -193,16 +209,16 @@ def run_audit_passes(
     events: list[Mapping[str, Any]] = []
     results: dict[tuple[str, str], TaskResult] = {}
     groups: dict[tuple[str, ...], list[str]] = {tuple(tasks): []}
-    for _ in range(len(tasks) + 1):
+    for number in range(len(tasks) + 1):
         new = 0
-        for left, hosts in groups.items():
-            progress.start_pass(left, hosts)
+        for left, again in groups.items():
+            progress.start_pass(left, again or hosts, again=number > 0)
             outcome = run_playbook(
                 "preventive",
                 inventory,
                 extravars={"maint_tasks": list(left), **AUDIT_EXTRAVARS},
                 check=True,
-                limit=",".join(hosts) if hosts else limit,
+                limit=",".join(again) if again else limit,
                 on_event=progress,
             )
             events += outcome.events
@@ -275,23 +291,25 @@ def audit_command(
     config = _site(config_path)
     inventory_path = _inventory(inventory, config, config_path)
     tasks = preventive_tasks()
+    hosts = inventory_hosts(inventory_path, limit)
+    if not hosts:
+        raise click.UsageError(
+            f"{inventory_path}: no host matched"
+            + (f" --limit {limit!r}" if limit else "")
+            + ": nothing to audit"
+        )
     _ensure_ansible_on_path()
     console = Console(stderr=True)
     store = ActionLog(config.actionlog_url, clock) if config is not None else None
     run_id = store.start_run(None, mode="check", actor=getpass.getuser()) if store else None
     try:
         with AuditProgress(console, tasks) as progress:
-            events, results = run_audit_passes(inventory_path, tasks, limit, progress)
+            progress.note(f"{len(hosts)} host(s), tasks {', '.join(tasks)}, check mode")
+            events, results = run_audit_passes(inventory_path, tasks, hosts, limit, progress)
         facts = gathered_facts(events)
         unreachable = unreachable_hosts(events)
-        hosts = hosts_seen(events)
-        if not hosts:
-            raise click.UsageError(
-                f"no host of {inventory_path} matched"
-                + (f" --limit {limit}" if limit else "")
-                + ": nothing to audit"
-            )
-        audit = build_audit(facts, results, unreachable, tasks, clock, hosts=hosts)
+        seen = [*hosts, *(h for h in hosts_seen(events) if h not in hosts)]
+        audit = build_audit(facts, results, unreachable, tasks, clock, hosts=seen)
         written = write_audit(audit, out)
         if store is not None and run_id is not None:
             record_audit(store, run_id, audit, events)
