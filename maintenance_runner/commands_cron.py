@@ -293,13 +293,13 @@ def _job_options(function: Any) -> Any:
             type=click.Path(dir_okay=False),
             default=DEFAULT_CONFIG,
             show_default=True,
-            help="The site description the tick reads (relative: to --dir).",
+            help="The site description the tick reads.",
         ),
         click.option(
             "--log",
             "log_path",
             type=click.Path(dir_okay=False),
-            help=f"Append the tick's output here (default: {DEFAULT_LOG} in --dir).",
+            help=f"Append the tick's output here.  [default: {DEFAULT_LOG}]",
         ),
         click.option("--no-log", is_flag=True, help="Leave the output to cron (it mails it)."),
         click.option(
@@ -326,24 +326,21 @@ def _dir_option(function: Any) -> Any:
         "workdir",
         type=click.Path(exists=True, file_okay=False),
         default=".",
-        help="The working directory of the tick (default: the current one).",
+        help="The working directory of the tick; relative paths are read from it.  "
+        "[default: the current one]",
     )(function)
 
 
 def _build_job(workdir: str, options: dict[str, Any]) -> TickJob:
-    """The job the options describe (relative paths: to the current directory, except the
-    defaults, which live in --dir)."""
+    """The job the options describe (relative paths are read from --dir)."""
     if options["no_log"] and options["log_path"]:
         raise BadInput("--log and --no-log: give one of them")
     base = Path(workdir).absolute()
-    config = Path(options["config_path"])
-    config = config if config.is_absolute() else base / config
-    log = None
-    if not options["no_log"]:
-        log = Path(options["log_path"]).absolute() if options["log_path"] else base / DEFAULT_LOG
-    env_file = Path(options["env_file"]).absolute() if options["env_file"] else None
+    config = base / options["config_path"]
+    log = None if options["no_log"] else base / (options["log_path"] or DEFAULT_LOG)
+    env_file = base / options["env_file"] if options["env_file"] else None
     args = tuple(options["tick_args"])
-    maint = resolve_maint(options["maint_path"])
+    maint = resolve_maint(str(base / options["maint_path"]) if options["maint_path"] else None)
     job = TickJob(base, maint, config, log, options["every"], args, env_file)
     for label, value in [
         ("--dir", base),

@@ -131,6 +131,13 @@ def test_install_with_other_options_updates_the_entry(site, crontab_file):
     config = shlex.quote(str(site / "maint.yml")).replace("%", "\\%")
     assert entry.endswith(f" tick --config {config} -v")
     assert ">>" not in entry
+    # relative paths are read from --dir, wherever the command runs
+    assert _cron("install", "--dir", str(site), "--log", "logs/t.log").exit_code == 0
+    [entry] = _our_lines(crontab_file.read_text(), site)
+    assert entry.endswith(
+        " >> " + shlex.quote(str(site / "logs" / "t.log")).replace("%", "\\%") + " 2>&1"
+    )
+    assert (site / "logs").is_dir()
 
 
 def test_the_entry_runs_under_sh_as_cron_runs_it(site, tmp_path, crontab_file):
