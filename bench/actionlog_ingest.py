@@ -1,6 +1,7 @@
 """Action log benchmark: ingest task results in batches, then read back a month's summary.
 
     .venv/bin/python bench/actionlog_ingest.py                       # 1,000,000 results, SQLite
+    .venv/bin/python bench/actionlog_ingest.py --floor --runs 5      # beside bare sqlite3, medians
     .venv/bin/python bench/actionlog_ingest.py --url postgresql+psycopg://postgres@127.0.0.1:55432/db
 
 Results are spread evenly over ``--months`` monthly runs (one run per month, 5 tasks per host),
@@ -9,6 +10,13 @@ so "a month's summary" aggregates 1/months of the rows; the full-table summary i
 "end_to_end" adds the time the benchmark spends building the rows. "ingest_cpu_seconds" is the
 process CPU time of the store calls: on a shared machine it shows what wall time hides. The
 load average at the end is printed so a busy machine is visible in the figures.
+
+``--floor`` (SQLite) inserts the very rows the store writes (same canonical values and hashes,
+computed outside the timing) with bare sqlite3 into a second database with the same schema
+(migrated the same way, foreign keys on) and the same pragmas, one batch right after each of the
+store's, so both see the same machine. That is the ceiling for this schema: the ratio of the two
+and the difference per result are the store's own cost (Python, SQLAlchemy, the chain).
+``--runs N`` repeats everything N times on fresh databases and reports each run and the medians.
 """
 
 from __future__ import annotations
@@ -16,9 +24,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sqlite3
+import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,10 +37,26 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from maintenance_runner.actionlog import ActionLog
+from maintenance_runner.actionlog.chain import GENESIS, link_batch
+from maintenance_runner.actionlog.store import SPECS, _insert_sql
 
 TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening")
 STATUSES = ("ok", "ok", "ok", "changed", "failed")
 START = datetime(2026, 1, 8, 21, 0, tzinfo=UTC)
+# the figures --runs reports medians of, in the order printed
+HEADLINE = (
+    "ingest_results_per_second",
+    "sqlite_floor_results_per_second",
+    "ingest_to_floor_ratio",
+    "store_cost_us_per_result",
+    "ingest_cpu_seconds",
+    "sqlite_floor_cpu_seconds",
+    "end_to_end_results_per_second",
+    "month_summary_seconds",
+    "all_results_summary_seconds",
+    "host_query_seconds",
+    "load_average_1m",
+)
 
 
 def month_start(index: int) -> datetime:
@@ -48,11 +75,42 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--floor",
         action="store_true",
-        help="also time bare sqlite3 inserts of the same rows (no SQLAlchemy, no hashing): "
-        "the machine's ceiling, to read the other figures against",
+        help="also time bare sqlite3 inserts of the same rows into the same schema, batch by "
+        "batch beside the store's (no SQLAlchemy, no hashing): the ceiling to read the "
+        "ingest figure against",
+    )
+    parser.add_argument(
+        "--runs", type=int, default=1, help="repeat on fresh databases; report the medians"
     )
     args = parser.parse_args(argv)
+    if args.url and args.runs > 1:
+        parser.error("--runs needs the default SQLite file (a --url database is not emptied)")
 
+    runs = [measure(args) for _ in range(args.runs)]
+    if args.runs == 1:
+        report: dict[str, Any] = runs[0]
+    else:
+        medians = {
+            key: statistics.median(r[key] for r in runs)
+            for key in HEADLINE
+            if all(key in r for r in runs)
+        }
+        report = {"runs": runs, "median": medians}
+    if args.json:
+        print(json.dumps(report, indent=2))
+    elif args.runs == 1:
+        for key, value in report.items():
+            print(f"{key:>32}: {value}")
+    else:
+        keys = list(report["median"])
+        print(f"{'':>32}  " + "  ".join(f"{f'run {n + 1}':>9}" for n in range(len(runs))))
+        for key in keys:
+            cells = "  ".join(f"{run[key]:>9}" for run in runs)
+            print(f"{key:>32}  {cells}  median {report['median'][key]}")
+    return 0
+
+
+def measure(args: argparse.Namespace) -> dict[str, Any]:
     tmp = None
     url = args.url
     if not url:
@@ -61,7 +119,11 @@ def main(argv: list[str] | None = None) -> int:
     store = ActionLog(url)
     per_month = args.results // args.months
     hosts = max(1, per_month // len(TASKS))
-    runs = [store.start_run("monthly-servers", run_uid=f"bench-{m}") for m in range(args.months)]
+    uids = [f"bench-{m}" for m in range(args.months)]
+    runs = [store.start_run("monthly-servers", run_uid=uid) for uid in uids]
+    floor = None
+    if args.floor and store.dialect == "sqlite":
+        floor = Floor(uids)
 
     def rows(month: int, first: int, count: int) -> list[dict[str, Any]]:
         base = month_start(month)
@@ -84,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     written = 0
-    store_s = store_cpu = 0.0
+    store_s = store_cpu = floor_s = floor_cpu = floor_outside = 0.0
     began = time.perf_counter()
     for month in range(args.months):
         done = 0
@@ -92,13 +154,23 @@ def main(argv: list[str] | None = None) -> int:
         while done < quota:
             size = min(args.batch, quota - done)
             batch = rows(month, done, size)
+            if floor is not None and written // args.batch % 2:  # alternate who goes first
+                floor_outside -= time.perf_counter()
+                wall, cpu = floor.insert(runs[month], batch)
+                floor_s, floor_cpu = floor_s + wall, floor_cpu + cpu
+                floor_outside += time.perf_counter()
             call, cpu = time.perf_counter(), time.process_time()
             store.add_results(runs[month], batch)
             store_s += time.perf_counter() - call
             store_cpu += time.process_time() - cpu
+            if floor is not None and not written // args.batch % 2:
+                floor_outside -= time.perf_counter()
+                wall, cpu = floor.insert(runs[month], batch)
+                floor_s, floor_cpu = floor_s + wall, floor_cpu + cpu
+                floor_outside += time.perf_counter()
             done += size
             written += size
-    ingest_s = time.perf_counter() - began
+    ingest_s = time.perf_counter() - began - floor_outside
 
     middle = args.months // 2
     first = month_start(middle).replace(day=1, hour=0, minute=0)
@@ -118,6 +190,15 @@ def main(argv: list[str] | None = None) -> int:
         "ingest_cpu_seconds": round(store_cpu, 2),
         "end_to_end_seconds": round(ingest_s, 2),
         "end_to_end_results_per_second": round(written / ingest_s),
+    }
+    if floor is not None:
+        floor.close()
+        figures["sqlite_floor_seconds"] = round(floor_s, 2)
+        figures["sqlite_floor_results_per_second"] = round(written / floor_s)
+        figures["sqlite_floor_cpu_seconds"] = round(floor_cpu, 2)
+        figures["ingest_to_floor_ratio"] = round(floor_s / store_s, 3)
+        figures["store_cost_us_per_result"] = round((store_s - floor_s) / written * 1e6, 2)
+    figures |= {
         "month": f"{first:%Y-%m}",
         "month_results": sum(r["results"] for r in month_rows),
         "month_summary_seconds": round(month_s, 3),
@@ -135,61 +216,55 @@ def main(argv: list[str] | None = None) -> int:
         figures["verify_seconds"] = round(time.perf_counter() - began, 2)
         figures["verify_ok"] = report.ok
     store.close()
-    if args.floor and store.dialect == "sqlite":
-        figures["sqlite_floor_results_per_second"] = sqlite_floor(args.results, args.batch)
     if tmp is not None:
         tmp.cleanup()
-    if args.json:
-        print(json.dumps(figures, indent=2))
-    else:
-        for key, value in figures.items():
-            print(f"{key:>28}: {value}")
-    return 0
+    return figures
 
 
-def sqlite_floor(count: int, batch: int) -> int:
-    """Insert ``count`` rows shaped like task results with bare sqlite3, same schema and pragmas."""
-    import sqlite3
+class Floor:
+    """Bare sqlite3 inserts of the store's rows into a database with the store's schema."""
 
-    from maintenance_runner.actionlog.models import task_results
-    from maintenance_runner.actionlog.store import SPECS, _insert_sql
+    def __init__(self, run_uids: list[str]) -> None:
+        self.tmp = tempfile.TemporaryDirectory(prefix="maint-floor-")
+        path = Path(self.tmp.name) / "floor.db"
+        setup = ActionLog(f"sqlite:///{path}")  # the same migrations, the same parent runs
+        for uid in run_uids:
+            setup.start_run("monthly-servers", run_uid=uid)
+        setup.close()
+        self.db = sqlite3.connect(path, isolation_level=None)
+        for pragma in (  # the store's (store.make_engine)
+            "journal_mode=WAL",
+            "synchronous=NORMAL",
+            "busy_timeout=120000",
+            "foreign_keys=ON",
+            "cache_size=-65536",
+        ):
+            self.db.execute(f"PRAGMA {pragma}")
+        self.spec = SPECS["task_results"]
+        self.sql = _insert_sql(self.spec, "qmark")
+        self.last_id, self.last_hash = 0, GENESIS
+        self.recorded_at = self.spec.canonical_defaults({"recorded_at": datetime.now(UTC)})
 
-    with tempfile.TemporaryDirectory(prefix="maint-floor-") as tmp:
-        db = sqlite3.connect(Path(tmp) / "floor.db", isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "cache_size=-65536"):
-            db.execute(f"PRAGMA {pragma}")
-        columns = ", ".join(f'"{c.name}"' for c in task_results.columns)
-        db.execute(f'CREATE TABLE task_results ({columns}, PRIMARY KEY ("id"))')
-        db.execute("CREATE INDEX ix_s ON task_results (started_at)")
-        db.execute("CREATE INDEX ix_r ON task_results (run_id)")
-        sql = _insert_sql(SPECS["task_results"], "qmark")
-        stamp = "2026-01-01 00:00:00.000000"
-        rows = [
-            [
-                n,
-                1,
-                f"srv{n // 5 % 16666:06d}.example.net",
-                TASKS[n % 5],
-                "ok",
-                False,
-                stamp,
-                2.5,
-                "ok",
-                None,
-                stamp,
-                "0" * 64,
-                "f" * 64,
-            ]
-            for n in range(1, count + 1)
-        ]
-        began = time.perf_counter()
-        for first in range(0, count, batch):
-            db.execute("BEGIN IMMEDIATE")
-            db.executemany(sql, rows[first : first + batch])
-            db.execute("COMMIT")
-        elapsed = time.perf_counter() - began
-        db.close()
-    return round(count / elapsed)
+    def insert(self, run_id: int, rows: list[dict[str, Any]]) -> tuple[float, float]:
+        """Insert one batch in one transaction (its rows built before): wall and CPU seconds."""
+        batch = self.spec.encode(rows, {**self.recorded_at, "run_id": run_id})
+        self.last_id, self.last_hash = link_batch(self.spec, batch, self.last_id, self.last_hash)
+        return _timed(lambda: self._write(batch.rows))
+
+    def _write(self, rows: list[list[Any]]) -> None:
+        self.db.execute("BEGIN IMMEDIATE")
+        self.db.executemany(self.sql, rows)
+        self.db.execute("COMMIT")
+
+    def close(self) -> None:
+        self.db.close()
+        self.tmp.cleanup()
+
+
+def _timed(work: Callable[[], None]) -> tuple[float, float]:
+    began, cpu = time.perf_counter(), time.process_time()
+    work()
+    return time.perf_counter() - began, time.process_time() - cpu
 
 
 if __name__ == "__main__":
