@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from . import __version__
+from .commands_audit import audit_command
 from .commands_config import config_group
 from .commands_cron import cron_group
 from .commands_followups import followups_group
@@ -50,3 +51,4 @@ for _command in (
     rollback_command,
 ):
     main.add_command(_command)
+main.add_command(audit_command)
