@@ -12,10 +12,12 @@ process CPU time of the store calls: on a shared machine it shows what wall time
 load average at the end is printed so a busy machine is visible in the figures.
 
 ``--floor`` (SQLite) inserts the very rows the store writes (same canonical values and hashes,
-computed outside the timing) with bare sqlite3 into a second database with the same schema
-(migrated the same way, foreign keys on) and the same pragmas, one batch right after each of the
-store's, so both see the same machine. That is the ceiling for this schema: the ratio of the two
-and the difference per result are the store's own cost (Python, SQLAlchemy, the chain).
+computed outside the timing) with bare sqlite3 (``executemany``, one transaction per batch) into
+a second database with the same schema (migrated the same way, foreign keys on) and the same
+pragmas, one batch right beside each of the store's (alternately before and after), so both see
+the same machine. That is the plain ceiling for this schema: the ratio of the two and the
+difference per result are the store's own cost (Python, SQLAlchemy, the chain) less what its
+multi-row INSERTs save over ``executemany``.
 ``--runs N`` repeats everything N times on fresh databases and reports each run and the medians.
 """
 
@@ -249,7 +251,7 @@ class Floor:
         """Insert one batch in one transaction (its rows built before): wall and CPU seconds."""
         batch = self.spec.encode(rows, {**self.recorded_at, "run_id": run_id})
         self.last_id, self.last_hash = link_batch(self.spec, batch, self.last_id, self.last_hash)
-        return _timed(lambda: self._write(batch.rows))
+        return _timed(lambda: self._write(batch.rows()))
 
     def _write(self, rows: list[list[Any]]) -> None:
         self.db.execute("BEGIN IMMEDIATE")

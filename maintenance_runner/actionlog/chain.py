@@ -90,14 +90,25 @@ def row_hash(prev_hash: str, table: str, values: Sequence[Any]) -> str:
 class Batch:
     """Rows encoded for the chain, not yet linked (see :meth:`TableSpec.encode`).
 
-    Each of ``rows`` is the row's canonical values in ``TableSpec.columns`` order, with the id,
-    prev_hash and row_hash slots (first, last but one, last) still empty; its ``tails`` entry is
-    the canonical JSON text of those values after the id: ``,v1,...,vn]``. So a row's canonical
-    text is ``"[" + str(id) + tail``.
+    ``values`` holds every row's canonical values back to back (``width`` of them per row, in
+    ``TableSpec.columns`` order), with the id, prev_hash and row_hash slots (first, last but one,
+    last) empty until :func:`link_batch` fills them. One flat list rather than a list per row:
+    it is what a multi-row INSERT takes, and it spares the garbage collector ten thousand
+    containers per batch (about a microsecond per row). A row's ``tails`` entry is the canonical
+    JSON text of its values after the id, ``,v1,...,vn]``: its whole text is ``[`` + id + tail.
     """
 
-    rows: list[list[Any]]
+    width: int
+    values: list[Any]
     tails: list[str]
+
+    def __len__(self) -> int:
+        return len(self.tails)
+
+    def rows(self, first: int = 0) -> list[list[Any]]:
+        """The rows from ``first`` on, one list each (for COPY and executemany)."""
+        values, width = self.values, self.width
+        return [values[i : i + width] for i in range(first * width, len(values), width)]
 
 
 Encoder = Callable[[Sequence[Mapping[str, Any]], Sequence[Any], Sequence[str]], Batch]
@@ -176,7 +187,7 @@ class TableSpec:
         return encoder(rows, values, [_values_text((value,))[1:-1] for value in values])
 
     def encode_row(self, row: Mapping[str, Any], fill: Mapping[str, Any]) -> tuple[list[Any], str]:
-        """One row the definition's way: its value slots (as in :class:`Batch`) and its tail."""
+        """One row the definition's way: its ``width`` slots (as in :class:`Batch`), its tail."""
         known = self.hashed
         if not set(known).issuperset(row):
             unknown = ", ".join(sorted(set(row) - set(known)))
@@ -305,19 +316,18 @@ def _compile_encoder(spec: TableSpec, shape: tuple[str, ...]) -> Encoder:
         "    fill_map = dict(zip(shape, fill))",
         "    out = []",
         "    tails = []",
-        "    add = out.append",
         "    add_tail = tails.append",
         "    for row in rows:",
         f"        if len(row) != {len(own)}:",
         "            values, tail = encode_row(row, fill_map)",
-        "            add(values)",
+        "            out += values",
         "            add_tail(tail)",
         "            continue",
         "        try:",
         *(f"            x{i} = row[{spec.hashed[i]!r}]" for i in own),
         "        except KeyError:",
         "            values, tail = encode_row(row, fill_map)",
-        "            add(values)",
+        "            out += values",
         "            add_tail(tail)",
         "            continue",
     ]
@@ -327,9 +337,9 @@ def _compile_encoder(spec: TableSpec, shape: tuple[str, ...]) -> Encoder:
             lines.append("        " + re.sub(r"\bp\b", f"p{i}", line))
     slots = ", ".join(f"x{i}" if i in own else f"d{i}" for i in range(1, len(spec.hashed)))
     texts = ",".join(f"{{p{i}}}" if i in own else f"{{t{i}}}" for i in range(1, len(spec.hashed)))
-    lines.append(f"        add([None, {slots}, None, None])")
+    lines.append(f"        out += (None, {slots}, None, None)")
     lines.append(f'        add_tail(f",{texts}]")')
-    lines.append("    return Batch(out, tails)")
+    lines.append(f"    return Batch({len(spec.columns)}, out, tails)")
     namespace: dict[str, Any] = {
         "Batch": Batch,
         "UTC": UTC,
@@ -351,11 +361,15 @@ def link_batch(spec: TableSpec, batch: Batch, last_id: int, last_hash: str) -> t
     """Number and chain an encoded batch in place after the chain head; return the new head."""
     sha256 = hashlib.sha256
     middle = f"|{spec.name}|["
-    for values, tail in zip(batch.rows, batch.tails, strict=True):
+    values, width = batch.values, batch.width
+    if width != len(spec.columns) or len(values) != width * len(batch.tails):
+        raise ValueError(f"{spec.name}: the batch is not {len(batch.tails)} rows of {width}")
+    for at, tail in zip(range(0, len(values), width), batch.tails, strict=True):
         last_id += 1
-        values[0] = last_id
-        values[-2] = last_hash
-        last_hash = values[-1] = sha256(f"{last_hash}{middle}{last_id}{tail}".encode()).hexdigest()
+        values[at] = last_id
+        values[at + width - 2] = last_hash
+        last_hash = sha256(f"{last_hash}{middle}{last_id}{tail}".encode()).hexdigest()
+        values[at + width - 1] = last_hash
     return last_id, last_hash
 
 

@@ -14,7 +14,6 @@ import zlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +33,7 @@ from sqlalchemy.engine import make_url
 
 from ..clock import Clock, SystemClock
 from . import models as m
-from .chain import Problem, TableSpec, check_chain, link_batch
+from .chain import Batch, Problem, TableSpec, check_chain, link_batch
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 OCCURRENCE_STATES = ("planned", "awaiting_approval", "approved", "running", "done", "skipped")
@@ -99,8 +98,8 @@ def _insert_sql(spec: TableSpec, paramstyle: str, rows: int = 1) -> str:
 SQLITE_ROWS_PER_INSERT = 100  # rows per multi-row INSERT statement on SQLite
 
 
-def _insert_rows(conn: Connection, spec: TableSpec, rows: list[list[Any]]) -> None:
-    """INSERT ``rows`` with the DB-API cursor, in the open transaction.
+def _insert_rows(conn: Connection, spec: TableSpec, batch: Batch) -> None:
+    """INSERT a linked batch with the DB-API cursor, in the open transaction.
 
     On SQLite, statements of many rows each: per row, a statement of 100 rows costs SQLite and
     the sqlite3 module about a microsecond less than ``executemany`` of one-row statements.
@@ -108,17 +107,17 @@ def _insert_rows(conn: Connection, spec: TableSpec, rows: list[list[Any]]) -> No
     raw: Any = conn.connection.dbapi_connection
     cursor = raw.cursor()
     try:
+        done = 0
         if conn.dialect.name == "sqlite":
             limit = raw.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
-            per = min(SQLITE_ROWS_PER_INSERT, limit // len(spec.columns))
-            full = len(rows) - len(rows) % per if per > 1 else 0
-            if full:
-                sql = _insert_sql(spec, "qmark", per)
-                for first in range(0, full, per):
-                    cursor.execute(sql, list(chain.from_iterable(rows[first : first + per])))
-                rows = rows[full:]
-        if rows:
-            cursor.executemany(_insert_sql(spec, conn.dialect.paramstyle), rows)
+            per = min(SQLITE_ROWS_PER_INSERT, limit // batch.width)
+            if per > 1 and len(batch) >= per:
+                done = len(batch) - len(batch) % per
+                sql, step, values = _insert_sql(spec, "qmark", per), per * batch.width, batch.values
+                for first in range(0, done * batch.width, step):
+                    cursor.execute(sql, values[first : first + step])
+        if done < len(batch):
+            cursor.executemany(_insert_sql(spec, conn.dialect.paramstyle), batch.rows(done))
     finally:
         cursor.close()
 
@@ -135,12 +134,12 @@ def _lock(conn: Connection, name: str) -> None:
 COPY_THRESHOLD = 200  # rows; from here on PostgreSQL gets COPY instead of INSERTs
 
 
-def _copy_rows(conn: Connection, spec: TableSpec, rows: list[list[Any]]) -> None:
-    """Send a large batch to PostgreSQL with COPY (psycopg 3), in the open transaction."""
+def _copy_rows(conn: Connection, spec: TableSpec, batch: Batch) -> None:
+    """Send a large linked batch to PostgreSQL with COPY (psycopg 3), in the open transaction."""
     names = ", ".join(f'"{c}"' for c in spec.columns)
     raw: Any = conn.connection.dbapi_connection
     with raw.cursor() as cursor, cursor.copy(f'COPY "{spec.name}" ({names}) FROM STDIN') as copy:
-        for values in rows:
+        for values in batch.rows():
             copy.write_row(values)
 
 
@@ -232,10 +231,10 @@ class ActionLog:
         last_id, last_hash = link_batch(spec, batch, head.last_id, head.last_hash)
         # The canonical values are the storage values: send them as they are (no per-value
         # type processing), so what is hashed is exactly what is stored.
-        if conn.dialect.name == "postgresql" and len(batch.rows) >= COPY_THRESHOLD:
-            _copy_rows(conn, spec, batch.rows)
+        if conn.dialect.name == "postgresql" and len(batch) >= COPY_THRESHOLD:
+            _copy_rows(conn, spec, batch)
         else:
-            _insert_rows(conn, spec, batch.rows)
+            _insert_rows(conn, spec, batch)
         conn.execute(
             update(m.chain_heads)
             .where(m.chain_heads.c.table_name == table)

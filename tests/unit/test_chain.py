@@ -47,8 +47,10 @@ def reference(spec, rows, defaults, last_id=0, last_hash=GENESIS):
 def fast(spec, rows, defaults, last_id=0, last_hash=GENESIS):
     batch = spec.encode(rows, spec.canonical_defaults(defaults))
     head = link_batch(spec, batch, last_id, last_hash)
-    assert head == ((last_id + len(rows), batch.rows[-1][-1]) if rows else (last_id, last_hash))
-    return batch.rows
+    assert head == ((last_id + len(rows), batch.values[-1]) if rows else (last_id, last_hash))
+    assert len(batch) == len(rows)
+    assert len(batch.values) == len(rows) * len(spec.columns)
+    return batch.rows()
 
 
 def assert_same(got, want):
@@ -230,7 +232,8 @@ def test_link_batch_numbers_and_chains_after_the_head():
     assert isinstance(batch, Batch)
     assert batch.tails[0] == ',1,"running",null,"2026-11-12 21:00:00.000000"]'
     last_id, last_hash = link_batch(spec, batch, 10, "c" * 64)
-    first, second = batch.rows
+    first, second = batch.rows()
+    assert batch.rows(1) == [second]
     assert (first[0], second[0], last_id) == (11, 12, 12)
     assert first[-2] == "c" * 64
     assert second[-2] == first[-1]
