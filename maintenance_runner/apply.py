@@ -262,6 +262,7 @@ class Applier:
                     self._event(status, host, summary.hosts[host].reason)
                 else:
                     summary.hosts[host] = HostOutcome(host, "done")
+                self._event("host_done", host, summary.hosts[host].status)
                 self.progress("host_done", {"host": host, "status": summary.hosts[host].status})
         if summary.state != "stopped":
             summary.state = "done" if summary.ok else "failed"

@@ -20,6 +20,7 @@ from .commands_plan import (
 )
 from .commands_report import report_command
 from .commands_run import run_command
+from .commands_tick import tick_command
 from .commands_windows import windows_group
 from .lab import lab_group
 
@@ -41,7 +42,6 @@ main.add_command(windows_group)
 main.add_command(log_group)
 main.add_command(followups_group)
 main.add_command(cron_group)
-main.add_command(report_command)
 for _command in (
     plan_command,
     show_command,
@@ -51,4 +51,6 @@ for _command in (
     rollback_command,
 ):
     main.add_command(_command)
+main.add_command(report_command)
 main.add_command(audit_command)
+main.add_command(tick_command)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import getpass
 import json
 import os
+import signal
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,12 +20,16 @@ from .apply import Applier, ApplySummary
 from .clock import Clock, SystemClock, parse_instant
 from .config import MaintConfig, config_option, load_config
 from .gate import Gate, preflight
+from .locks import LockBusy, occurrence_lock
 from .plan import PlanError, drift, host_entries, integrity, load_file
 from .plan import collect_changes as _changes
 from .plan_render import html as render_html
 from .plan_render import text as render_text
 from .planlog import (
+    apply_runs,
+    finished_hosts,
     load_plan,
+    record_events,
     record_plan,
     record_signature,
     rollback_records,
@@ -359,25 +364,60 @@ def apply_command(
             if (emergency and key is not None and not integrity(raw))
             else None
         )
-        gate = preflight(raw, config, log, clock, emergency=emergency_sig)
-        if not gate.ok:
-            _refuse(gate)
-        if drift_check:
-            click.echo("drift check: planning again in check mode to compare", err=True)
-            extra = _check_drift(raw, config)
-            if extra:
-                gate.refusals.append(
-                    "a live check predicts changes the plan does not contain:\n  "
-                    + "\n  ".join(extra)
-                )
-                _refuse(gate)
-        summary = run_apply(raw, config, log, clock, gate, drift_check, emergency_sig)
+        summary = apply_plan(
+            raw, config, log, clock, drift_check=drift_check, emergency_sig=emergency_sig
+        )
     click.echo(summary.line())
     for host in sorted(summary.hosts.values(), key=lambda h: h.host):
         if host.status != "done":
             click.echo(f"  {host.host}: {host.status.replace('_', ' ')}: {host.reason}")
     if not summary.ok:
         sys.exit(1)
+
+
+def apply_plan(
+    raw: Mapping[str, Any],
+    config: MaintConfig,
+    log: ActionLog,
+    clock: Clock,
+    *,
+    drift_check: bool = True,
+    emergency_sig: Signature | None = None,
+    progress: Any = None,
+) -> ApplySummary:
+    """Check everything, then apply (the command and the tick both come here).
+
+    Holds the occurrence's lock, so a tick and a person never apply one occurrence at once; a
+    run of this plan still marked running while we hold it was killed, and is recorded as
+    interrupted before the hosts it did not finish are applied.
+    """
+    gate = preflight(raw, config, log, clock, emergency=emergency_sig)
+    if not gate.ok:
+        _refuse(gate)
+    key = str((raw["plan"].get("occurrence") or {}).get("key") or raw["id"])
+    try:
+        with occurrence_lock(config.actionlog_url, key):
+            for run in apply_runs(log, raw["id"]):
+                if run["state"] == "running":
+                    click.echo(
+                        "run " + run["run_uid"] + ": "
+                        + mark_interrupted(log, raw["id"], run["id"], "the runner was killed"),
+                        err=True,
+                    )  # fmt: skip
+            if drift_check:
+                click.echo("drift check: planning again in check mode to compare", err=True)
+                extra = _check_drift(raw, config)
+                if extra:
+                    gate.refusals.append(
+                        "a live check predicts changes the plan does not contain:\n  "
+                        + "\n  ".join(extra)
+                    )
+                    _refuse(gate)
+            return run_apply(
+                raw, config, log, clock, gate, drift_check, emergency_sig, progress=progress
+            )
+    except LockBusy as exc:
+        raise Refused(f"refusing to apply, nothing was run: {exc}") from None
 
 
 def run_apply(
@@ -421,8 +461,6 @@ def run_apply(
             ("emergency change by " if emergency_sig else "approved by ")
             + (", ".join(gate.decision.approvers) or "policy (standard change)")
         )
-    from .planlog import record_events
-
     record_events(
         log,
         run_id,
@@ -440,7 +478,14 @@ def run_apply(
     )
     if occurrence_id is not None:
         log.set_occurrence_state(occurrence_id, "running", actor=_actor())
-    hosts = sorted(set(content.get("hosts") or {}) - set(content.get("unreachable") or []))
+    done_before = finished_hosts(log, raw["id"])
+    hosts = sorted(
+        set(content.get("hosts") or {}) - set(content.get("unreachable") or []) - set(done_before)
+    )
+    if done_before:
+        record_events(log, run_id, [{"host": None, "task": None, "event": "note", "name": None,
+                                     "changed": False, "message": "resuming: already finished: "
+                                     + ", ".join(sorted(done_before))}])  # fmt: skip
     bar = progress or _Bar(len(hosts))
     applier = Applier(
         {**raw, "_emergency": emergency_sig is not None},
@@ -451,20 +496,38 @@ def run_apply(
         Path(content["inventory"]["path"]),
         progress=bar,
     )
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         if isinstance(bar, _Bar):
             with bar.progress:
                 summary = applier.apply(hosts)
         else:
             summary = applier.apply(hosts)
-    except BaseException:
-        log.finish_run(run_id, "interrupted", "the runner stopped during the run")
+    except BaseException as exc:
+        mark_interrupted(log, raw["id"], run_id, f"{type(exc).__name__}")
         raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     log.finish_run(run_id, summary.state, summary.line())
     _open_followups(log, config, run_id)
     if occurrence_id is not None:
         log.set_occurrence_state(occurrence_id, "done", reason=summary.line(), actor=_actor())
     return summary
+
+
+def _terminate(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def mark_interrupted(log: ActionLog, plan_uid: str, run_id: int, why: str) -> str:
+    """Record a run as interrupted, with the hosts that had finished (SIGTERM now, SIGKILL
+    found by the next tick or apply)."""
+    finished = finished_hosts(log, plan_uid)
+    message = f"interrupted ({why}); finished before: " + (
+        ", ".join(f"{h} ({s})" for h, s in sorted(finished.items())) or "none"
+    )
+    log.finish_run(run_id, "interrupted", message)
+    return message
 
 
 def _open_followups(log: ActionLog, config: MaintConfig, run_id: int) -> None:

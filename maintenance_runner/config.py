@@ -28,7 +28,7 @@ from pydantic import (
 
 DEFAULT_CONFIG = "maint.yml"
 DEFAULT_ACTIONLOG = "sqlite:///.maint/actionlog.db"
-KNOWN_TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening", "audit")
+KNOWN_TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening")
 
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _OFFSET_RE = re.compile(r"^([+-]?\d+)d$")
@@ -511,6 +511,12 @@ class NotificationsConfig(_Strict):
     smtp: SmtpChannel | None = None
 
 
+class TickConfig(_Strict):
+    """``tick:``: how the unattended ``maint tick`` signs the plans it makes ahead."""
+
+    key: str | None = None  # private key of the tick's principal (listed in allowed_signers)
+
+
 class MaintConfig(_Strict):
     """The whole maint.yml."""
 
@@ -520,6 +526,7 @@ class MaintConfig(_Strict):
     windows: list[Window] = Field(default_factory=list)
     followups: FollowupsSpec = Field(default_factory=FollowupsSpec)
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
+    tick: TickConfig = Field(default_factory=TickConfig)
     notifications: NotificationsConfig | None = None
     # Directory relative paths (inventory, ics files, sqlite files) are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)

@@ -208,3 +208,53 @@ def run_states(log: ActionLog, run_id: int) -> list[str]:
                 .order_by(m.run_states.c.id)
             ).scalars()
         )
+
+
+def finished_hosts(log: ActionLog, plan_uid: str) -> dict[str, str]:
+    """host -> how it ended, over every apply run of a plan (``host_done`` events)."""
+    r, e = m.runs, m.run_events
+    with log.engine.connect() as conn:
+        rows = conn.execute(
+            select(e.c.host, e.c.message)
+            .join(r, r.c.id == e.c.run_id)
+            .where((r.c.plan_uid == plan_uid) & (r.c.mode == "apply") & (e.c.event == "host_done"))
+            .order_by(e.c.id)
+        ).all()
+    return {str(row.host): str(row.message) for row in rows}
+
+
+def apply_runs(log: ActionLog, plan_uid: str) -> list[dict[str, Any]]:
+    """The apply runs of a plan with their latest state, oldest first."""
+    with log.engine.connect() as conn:
+        runs = conn.execute(
+            select(m.runs.c.id, m.runs.c.run_uid)
+            .where((m.runs.c.plan_uid == plan_uid) & (m.runs.c.mode == "apply"))
+            .order_by(m.runs.c.id)
+        ).all()
+    found = []
+    for run in runs:
+        states = run_states(log, run.id)
+        found.append({"id": run.id, "run_uid": run.run_uid, "state": states[-1] if states else ""})
+    return found
+
+
+def latest_plan(log: ActionLog, occurrence_id: int) -> dict[str, Any] | None:
+    """The newest plan recorded for an occurrence."""
+    with log.engine.connect() as conn:
+        summary = conn.execute(
+            select(m.plans.c.summary)
+            .where(m.plans.c.occurrence_id == occurrence_id)
+            .order_by(m.plans.c.id.desc())
+            .limit(1)
+        ).scalar()
+    return dict(summary) if isinstance(summary, Mapping) else None
+
+
+def occurrence_id_of(log: ActionLog, window: str, start: datetime) -> int | None:
+    with log.engine.connect() as conn:
+        found = conn.execute(
+            select(m.occurrences.c.id).where(
+                (m.occurrences.c.window == window) & (m.occurrences.c.start_utc == start)
+            )
+        ).scalar()
+    return int(found) if found is not None else None
