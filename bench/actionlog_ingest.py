@@ -12,12 +12,14 @@ process CPU time of the store calls: on a shared machine it shows what wall time
 load average at the end is printed so a busy machine is visible in the figures.
 
 ``--floor`` (SQLite) inserts the very rows the store writes (same canonical values and hashes,
-computed outside the timing) with bare sqlite3 (``executemany``, one transaction per batch) into
-a second database with the same schema (migrated the same way, foreign keys on) and the same
-pragmas, one batch right beside each of the store's (alternately before and after), so both see
-the same machine. That is the plain ceiling for this schema: the ratio of the two and the
-difference per result are the store's own cost (Python, SQLAlchemy, the chain) less what its
-multi-row INSERTs save over ``executemany``.
+prepared outside the timing) with bare sqlite3 into two more databases with the same schema
+(migrated the same way, foreign keys on) and the same pragmas, one transaction per batch, right
+beside each of the store's batches (the order rotates), so all three see the same machine:
+
+- the plain floor: ``executemany`` of one-row INSERTs (the floor earlier figures quote);
+- the multi-row floor: the store's own statements (100 rows per INSERT), so its difference to
+  the store (``store_cost_us_per_result``) is exactly the store's Python, SQLAlchemy and chain.
+
 ``--runs N`` repeats everything N times on fresh databases and reports each run and the medians.
 """
 
@@ -40,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from maintenance_runner.actionlog import ActionLog
 from maintenance_runner.actionlog.chain import GENESIS, link_batch
-from maintenance_runner.actionlog.store import SPECS, _insert_sql
+from maintenance_runner.actionlog.store import SPECS, SQLITE_ROWS_PER_INSERT, _insert_sql
 
 TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening")
 STATUSES = ("ok", "ok", "ok", "changed", "failed")
@@ -50,9 +52,12 @@ HEADLINE = (
     "ingest_results_per_second",
     "sqlite_floor_results_per_second",
     "ingest_to_floor_ratio",
+    "sqlite_multirow_floor_results_per_second",
+    "ingest_to_multirow_floor_ratio",
     "store_cost_us_per_result",
     "ingest_cpu_seconds",
     "sqlite_floor_cpu_seconds",
+    "sqlite_multirow_floor_cpu_seconds",
     "end_to_end_results_per_second",
     "month_summary_seconds",
     "all_results_summary_seconds",
@@ -123,9 +128,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     hosts = max(1, per_month // len(TASKS))
     uids = [f"bench-{m}" for m in range(args.months)]
     runs = [store.start_run("monthly-servers", run_uid=uid) for uid in uids]
-    floor = None
+    floors = []
     if args.floor and store.dialect == "sqlite":
-        floor = Floor(uids)
+        floors = [Floor(uids, multirow=False), Floor(uids, multirow=True)]
 
     def rows(month: int, first: int, count: int) -> list[dict[str, Any]]:
         base = month_start(month)
@@ -147,8 +152,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
         return out
 
-    written = 0
-    store_s = store_cpu = floor_s = floor_cpu = floor_outside = 0.0
+    def store_insert(run_id: int, batch: list[dict[str, Any]]) -> tuple[float, float]:
+        return _timed(lambda: store.add_results(run_id, batch))
+
+    writers = [store_insert, *(floor.insert for floor in floors)]
+    seconds = [0.0] * len(writers)  # wall, per writer
+    cpu = [0.0] * len(writers)
+    written = turn = 0
+    floors_outside = 0.0  # the floors' whole time, rows prepared included
     began = time.perf_counter()
     for month in range(args.months):
         done = 0
@@ -156,23 +167,18 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         while done < quota:
             size = min(args.batch, quota - done)
             batch = rows(month, done, size)
-            if floor is not None and written // args.batch % 2:  # alternate who goes first
-                floor_outside -= time.perf_counter()
-                wall, cpu = floor.insert(runs[month], batch)
-                floor_s, floor_cpu = floor_s + wall, floor_cpu + cpu
-                floor_outside += time.perf_counter()
-            call, cpu = time.perf_counter(), time.process_time()
-            store.add_results(runs[month], batch)
-            store_s += time.perf_counter() - call
-            store_cpu += time.process_time() - cpu
-            if floor is not None and not written // args.batch % 2:
-                floor_outside -= time.perf_counter()
-                wall, cpu = floor.insert(runs[month], batch)
-                floor_s, floor_cpu = floor_s + wall, floor_cpu + cpu
-                floor_outside += time.perf_counter()
+            turn += 1
+            for k in range(len(writers)):  # each batch, the next writer goes first
+                w = (turn + k) % len(writers)
+                outside = time.perf_counter()
+                wall, used = writers[w](runs[month], batch)
+                seconds[w], cpu[w] = seconds[w] + wall, cpu[w] + used
+                if w:
+                    floors_outside += time.perf_counter() - outside
             done += size
             written += size
-    ingest_s = time.perf_counter() - began - floor_outside
+    ingest_s = time.perf_counter() - began - floors_outside
+    store_s = seconds[0]
 
     middle = args.months // 2
     first = month_start(middle).replace(day=1, hour=0, minute=0)
@@ -189,17 +195,25 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "batch": args.batch,
         "ingest_seconds": round(store_s, 2),
         "ingest_results_per_second": round(written / store_s),
-        "ingest_cpu_seconds": round(store_cpu, 2),
+        "ingest_cpu_seconds": round(cpu[0], 2),
         "end_to_end_seconds": round(ingest_s, 2),
         "end_to_end_results_per_second": round(written / ingest_s),
     }
-    if floor is not None:
-        floor.close()
-        figures["sqlite_floor_seconds"] = round(floor_s, 2)
-        figures["sqlite_floor_results_per_second"] = round(written / floor_s)
-        figures["sqlite_floor_cpu_seconds"] = round(floor_cpu, 2)
-        figures["ingest_to_floor_ratio"] = round(floor_s / store_s, 3)
-        figures["store_cost_us_per_result"] = round((store_s - floor_s) / written * 1e6, 2)
+    if floors:
+        for floor in floors:
+            floor.close()
+        plain, multirow = seconds[1], seconds[2]
+        figures |= {
+            "sqlite_floor_seconds": round(plain, 2),
+            "sqlite_floor_results_per_second": round(written / plain),
+            "sqlite_floor_cpu_seconds": round(cpu[1], 2),
+            "ingest_to_floor_ratio": round(plain / store_s, 3),
+            "sqlite_multirow_floor_seconds": round(multirow, 2),
+            "sqlite_multirow_floor_results_per_second": round(written / multirow),
+            "sqlite_multirow_floor_cpu_seconds": round(cpu[2], 2),
+            "ingest_to_multirow_floor_ratio": round(multirow / store_s, 3),
+            "store_cost_us_per_result": round((store_s - multirow) / written * 1e6, 2),
+        }
     figures |= {
         "month": f"{first:%Y-%m}",
         "month_results": sum(r["results"] for r in month_rows),
@@ -224,9 +238,13 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
 
 
 class Floor:
-    """Bare sqlite3 inserts of the store's rows into a database with the store's schema."""
+    """Bare sqlite3 inserts of the store's rows into a database with the store's schema.
 
-    def __init__(self, run_uids: list[str]) -> None:
+    ``multirow``: the store's statements (``SQLITE_ROWS_PER_INSERT`` rows each); otherwise
+    ``executemany`` of one-row statements, the plain way.
+    """
+
+    def __init__(self, run_uids: list[str], *, multirow: bool) -> None:
         self.tmp = tempfile.TemporaryDirectory(prefix="maint-floor-")
         path = Path(self.tmp.name) / "floor.db"
         setup = ActionLog(f"sqlite:///{path}")  # the same migrations, the same parent runs
@@ -243,7 +261,7 @@ class Floor:
         ):
             self.db.execute(f"PRAGMA {pragma}")
         self.spec = SPECS["task_results"]
-        self.sql = _insert_sql(self.spec, "qmark")
+        self.multirow = multirow
         self.last_id, self.last_hash = 0, GENESIS
         self.recorded_at = self.spec.canonical_defaults({"recorded_at": datetime.now(UTC)})
 
@@ -251,11 +269,21 @@ class Floor:
         """Insert one batch in one transaction (its rows built before): wall and CPU seconds."""
         batch = self.spec.encode(rows, {**self.recorded_at, "run_id": run_id})
         self.last_id, self.last_hash = link_batch(self.spec, batch, self.last_id, self.last_hash)
-        return _timed(lambda: self._write(batch.rows()))
+        if not self.multirow:
+            one_by_one = batch.rows()
+            return _timed(lambda: self._write([(_insert_sql(self.spec, "qmark"), one_by_one)]))
+        values, step = batch.values, SQLITE_ROWS_PER_INSERT * batch.width
+        full = len(values) - len(values) % step
+        chunks = [values[i : i + step] for i in range(0, full, step)]
+        statements = [(_insert_sql(self.spec, "qmark", SQLITE_ROWS_PER_INSERT), chunks)]
+        if full < len(values):
+            statements.append((_insert_sql(self.spec, "qmark"), batch.rows(full // batch.width)))
+        return _timed(lambda: self._write(statements))
 
-    def _write(self, rows: list[list[Any]]) -> None:
+    def _write(self, statements: list[tuple[str, list[list[Any]]]]) -> None:
         self.db.execute("BEGIN IMMEDIATE")
-        self.db.executemany(self.sql, rows)
+        for sql, params in statements:
+            self.db.executemany(sql, params)
         self.db.execute("COMMIT")
 
     def close(self) -> None:
