@@ -20,14 +20,18 @@ beside each of the store's batches (the order rotates), so all three see the sam
 - the multi-row floor: the store's own statements (100 rows per INSERT), so its difference to
   the store (``store_cost_us_per_result``) is exactly the store's Python, SQLAlchemy and chain.
 
-``--runs N`` repeats everything N times on fresh databases and reports each run and the medians.
+``--runs N`` repeats everything N times on fresh databases and reports each run and the medians;
+``--profile N`` prints the N costliest functions of the store's calls (cProfile inflates the
+figures of a run it profiles: read the shares, not the rates).
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
 import json
 import os
+import pstats
 import sqlite3
 import statistics
 import sys
@@ -83,11 +87,17 @@ def main(argv: list[str] | None = None) -> int:
         "--floor",
         action="store_true",
         help="also time bare sqlite3 inserts of the same rows into the same schema, batch by "
-        "batch beside the store's (no SQLAlchemy, no hashing): the ceiling to read the "
-        "ingest figure against",
+        "batch beside the store's (no SQLAlchemy, no hashing), as executemany and as the "
+        "store's multi-row statements: the ceilings to read the ingest figure against",
     )
     parser.add_argument(
         "--runs", type=int, default=1, help="repeat on fresh databases; report the medians"
+    )
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="profile the store's calls (cProfile) and print the N costliest functions to stderr",
     )
     args = parser.parse_args(argv)
     if args.url and args.runs > 1:
@@ -152,8 +162,16 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             )
         return out
 
+    profile = cProfile.Profile() if args.profile else None
+
     def store_insert(run_id: int, batch: list[dict[str, Any]]) -> tuple[float, float]:
-        return _timed(lambda: store.add_results(run_id, batch))
+        if profile is None:
+            return _timed(lambda: store.add_results(run_id, batch))
+        profile.enable()
+        try:
+            return _timed(lambda: store.add_results(run_id, batch))
+        finally:
+            profile.disable()
 
     writers = [store_insert, *(floor.insert for floor in floors)]
     seconds = [0.0] * len(writers)  # wall, per writer
@@ -179,6 +197,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
             written += size
     ingest_s = time.perf_counter() - began - floors_outside
     store_s = seconds[0]
+    if profile is not None:
+        pstats.Stats(profile, stream=sys.stderr).sort_stats("tottime").print_stats(args.profile)
 
     middle = args.months // 2
     first = month_start(middle).replace(day=1, hour=0, minute=0)
