@@ -95,6 +95,9 @@ def check_approvals(
     allowed = config.resolve(config.approvals.allowed_signers)
     try:
         policy = config.approvals.policy(str(content.get("change", "normal")))
+        if emergency is not None and policy.type != "emergency":
+            # an emergency is judged by the emergency policy, not the window's usual one
+            policy = config.approvals.policy("emergency")
     except KeyError:
         return Decision(False, [f"unknown change policy {content.get('change')!r} in maint.yml"])
     sigs, _recorded_emergency = recorded_signatures(log, raw["id"], allowed)

@@ -82,7 +82,10 @@ def write_config(site: Path, name: str, win: dict, **top) -> Path:
         "inventory": "lab/hosts.yml",
         "approvals": {
             "allowed_signers": "allowed_signers",
-            "groups": {"ops": ["alice@example.org", "bob@example.org", "author@example.org"]},
+            "groups": {
+                "ops": ["alice@example.org", "bob@example.org", "author@example.org"],
+                "emergency": ["bob@example.org"],
+            },
             "policies": {"normal": {"approvals": 1, "groups": ["ops"], "expires": "2h"}},
         },
         "windows": [win],
@@ -348,3 +351,40 @@ def test_rollback_by_hand_restores_the_exact_old_version(site):
     assert versions() == {HOSTS[0]: "1.0", HOSTS[1]: "1.0"}
     again = maint("rollback", run_uid, cwd=site, check=True)
     assert "nothing left to roll back" in again.stdout
+
+
+def test_emergency_change_needs_the_emergency_group_and_is_recorded(site):
+    plan = variant(site, "emergency")
+    denied = refused(site, plan, "--emergency", "--reason", "zero-day", "--key", "alice")
+    assert "alice@example.org is not in the emergency group" in denied
+    proc = maint(
+        "apply", str(plan), "--emergency", "--reason", "zero-day", "--key", "bob", cwd=site
+    )
+    assert proc.returncode in (0, 1), proc.stderr  # host 2 still has its planted failure
+    assert versions()[HOSTS[0]] == "1.1"
+    plan_id = json.loads(plan.read_text())["id"]
+    log = ActionLog(load_config(site / "maint.yml").actionlog_url)
+    try:
+        from sqlalchemy import select
+
+        from maintenance_runner.actionlog import models as m
+
+        with log.engine.connect() as conn:
+            rows = conn.execute(
+                select(m.approvals.c.approver, m.approvals.c.decision, m.approvals.c.comment).where(
+                    m.approvals.c.plan_uid == plan_id
+                )
+            ).all()
+            notes = (
+                conn.execute(
+                    select(m.run_events.c.message)
+                    .join(m.runs, m.runs.c.id == m.run_events.c.run_id)
+                    .where((m.runs.c.plan_uid == plan_id) & (m.run_events.c.event == "note"))
+                )
+                .scalars()
+                .all()
+            )
+    finally:
+        log.close()
+    assert ("bob@example.org", "emergency", "zero-day") in [tuple(r) for r in rows]
+    assert "emergency change by bob@example.org" in notes
