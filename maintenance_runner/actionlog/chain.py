@@ -306,7 +306,8 @@ def _compile_encoder(spec: TableSpec, shape: tuple[str, ...]) -> Encoder:
 
     ``shape`` names the columns the batch's defaults fill (in ``hashed`` order); the encoder takes
     their canonical values and JSON texts. A row with other columns (fewer, more, or one of the
-    defaults) is encoded the definition's way (:meth:`TableSpec.encode_row`), one at a time.
+    defaults), or that is not a plain dict (a ``defaultdict`` would invent the columns it lacks),
+    is encoded the definition's way (:meth:`TableSpec.encode_row`), one at a time.
     """
     own = [i for i, name in enumerate(spec.hashed) if i and name not in shape]
     filled = [spec.hashed.index(name) for name in shape]
@@ -318,7 +319,7 @@ def _compile_encoder(spec: TableSpec, shape: tuple[str, ...]) -> Encoder:
         "    tails = []",
         "    add_tail = tails.append",
         "    for row in rows:",
-        f"        if len(row) != {len(own)}:",
+        f"        if row.__class__ is not dict or len(row) != {len(own)}:",
         "            values, tail = encode_row(row, fill_map)",
         "            out += values",
         "            add_tail(tail)",

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import enum
 import random
+from collections import defaultdict
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -187,6 +189,19 @@ def test_rows_of_other_shapes_keep_their_order_and_values():
     assert got[1][spec.hashed.index("message")] is None
     assert got[2][1] == 9
     assert got[4][spec.hashed.index("recorded_at")] is None
+
+
+def test_mappings_other_than_dicts_take_the_definitions_path():
+    spec = SPECS["run_states"]
+    defaults = {"recorded_at": NOW}
+    # as many keys as the table's own columns, one of them unknown and one expected one missing:
+    # a defaultdict must not invent the missing column and hide the unknown one
+    sneaky = defaultdict(lambda: None, {"run_id": 1, "state": "done", "colour": "red"})
+    with pytest.raises(KeyError, match="run_states: unknown column"):
+        spec.encode([sneaky], spec.canonical_defaults(defaults))
+    assert "message" not in sneaky
+    rows = [MappingProxyType({"run_id": 1, "state": "done", "message": None})]
+    assert_same(fast(spec, rows, defaults), reference(spec, rows, defaults))
 
 
 def test_an_unknown_column_is_refused_by_name():
