@@ -10,9 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
-import socket
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -26,26 +24,11 @@ from maintenance_runner.planlog import record_signature
 from maintenance_runner.planning import Author, pick_occurrence, sign_as_author, write_plan
 from maintenance_runner.signing import message, sign
 
-BIN = Path(sys.executable).parent
+from .labkit import free_base, maint, signers
+
 PREFIX = f"maint-cycle-{os.getpid()}"
 HOSTS = [f"{PREFIX}-1", f"{PREFIX}-2"]
 REFUSED = 3
-
-
-def free_base(start=2700, stop=3200):
-    for port in range(start, stop, 5):
-        if all(socket.socket().connect_ex(("127.0.0.1", port + i)) != 0 for i in (1, 2)):
-            return port
-    raise RuntimeError("no free loopback ports for the lab hosts")
-
-
-def maint(*args, cwd, check=False):
-    proc = subprocess.run(
-        [str(BIN / "maint"), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if check:
-        assert proc.returncode == 0, f"maint {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def versions():
@@ -99,16 +82,8 @@ def write_config(site: Path, name: str, win: dict, **top) -> Path:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site = tmp_path_factory.mktemp("site")
-    signers = []
-    for who in ("author", "alice", "bob", "mallory"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", str(site / who)],
-            check=True,
-        )
-        if who != "mallory":  # mallory's key is not in allowed_signers
-            signers.append(f"{who}@example.org {(site / (who + '.pub')).read_text().strip()}")
-    (site / "allowed_signers").write_text("\n".join(signers) + "\n")
-    base = free_base()
+    signers(site, ["author", "alice", "bob"], outsiders=["mallory"])
+    base = free_base(2, 2700, 3200)
     up = maint(
         "lab", "up", "-n", "2", "--base-port", str(base), "--prefix", PREFIX,
         "--state", str(site / "lab"), "--fixture", cwd=site,

@@ -2,32 +2,18 @@
 
 import json
 import os
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
+from . import labkit
+from .labkit import BIN
+
 PREFIX = f"maint-pytest-{os.getpid()}"  # two test runs on one machine never share hosts
 
 
-def free_port(start=2450, stop=2999):
-    for port in range(start, stop):
-        with socket.socket() as sock:
-            if sock.connect_ex(("127.0.0.1", port + 1)) != 0:
-                return port
-    raise RuntimeError("no free loopback port for the lab host")
-
-
 def maint(*args, cwd, check=True):
-    proc = subprocess.run(
-        [str(BIN / "maint"), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if check:
-        assert proc.returncode == 0, f"maint {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
-    return proc
+    return labkit.maint(*args, cwd=cwd, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +26,7 @@ def lab(tmp_path_factory):
         "-n",
         "1",
         "--base-port",
-        "2450",
+        str(labkit.free_base(1, 2450, 2999)),
         "--prefix",
         PREFIX,
         "--state",

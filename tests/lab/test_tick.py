@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import yaml
@@ -27,26 +24,11 @@ from maintenance_runner.actionlog import models as m
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.config import load_config
 
-BIN = Path(sys.executable).parent
+from .labkit import BIN, free_base, maint, signers
+
 PREFIX = f"maint-tick-{os.getpid()}"
 HOSTS = [f"{PREFIX}-1", f"{PREFIX}-2"]
 NOTE_TO_FILE = "cat >> notifications.jsonl; echo >> notifications.jsonl"
-
-
-def free_base(start=3300, stop=3800):
-    for port in range(start, stop, 5):
-        if all(socket.socket().connect_ex(("127.0.0.1", port + i)) != 0 for i in (1, 2)):
-            return port
-    raise RuntimeError("no free loopback ports for the lab hosts")
-
-
-def maint(*args, cwd, check=False):
-    proc = subprocess.run(
-        [str(BIN / "maint"), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if check:
-        assert proc.returncode == 0, f"maint {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 def tick(site, at, *extra):
@@ -100,16 +82,9 @@ def plans(site):
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site = tmp_path_factory.mktemp("tick")
-    for who in ("tick", "alice"):
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who, "-f", str(site / who)],
-            check=True,
-        )
-    (site / "allowed_signers").write_text(
-        "".join(f"{w}@example.org {(site / (w + '.pub')).read_text()}" for w in ("tick", "alice"))
-    )
+    signers(site, ["tick", "alice"])
     up = maint(
-        "lab", "up", "-n", "2", "--base-port", str(free_base()), "--prefix", PREFIX,
+        "lab", "up", "-n", "2", "--base-port", str(free_base(2, 3300, 3800)), "--prefix", PREFIX,
         "--state", str(site / "lab"), "--fixture", cwd=site,
     )  # fmt: skip
     assert up.returncode == 0, up.stderr
