@@ -10,14 +10,17 @@ DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openss
 # Commands that tell whether those packages are present.
 DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver crontab
 N ?= 3
+# Seeded faults for make lab (maint lab up --faults; 'none' for a fleet in good order).
+FAULTS ?= outdated:all
 
-.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down bench-actionlog clean
+.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down bench-actionlog bench-cycle clean
 
 help:
 	@echo "make demo       build the lab, start a lab host, run patching in check mode then for real"
 	@echo "make test       install what is missing, lint, then pytest (unit, integration, Molecule)"
 	@echo "make lint       ruff, yamllint, ansible-lint (production profile), playbook syntax"
 	@echo "make lab N=3    start N lab hosts (inventory in .maint/lab/hosts.yml); make lab-down"
+	@echo "                FAULTS=weak-sshd:2,av-stale:1-3 seeds faults (.maint/lab/faults.json)"
 
 system-deps:
 	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -68,13 +71,16 @@ demo: deps lab-image
 	scripts/demo.sh
 
 lab: deps lab-image
-	maint lab up -n $(N)
+	maint lab up -n $(N) --faults '$(FAULTS)'
 
 lab-down: venv
 	maint lab down
 
 bench-actionlog: venv
 	python bench/actionlog_ingest.py --results 1000000 --verify
+
+bench-cycle: venv lab-image
+	python bench/cycle.py --sizes 10,50 --runs 3
 
 clean:
 	-maint lab down
