@@ -354,7 +354,7 @@ def up(
     inv = state / "hosts.yml"
     inv.write_text(yaml.safe_dump(inventory(hosts, key, fixture, role_vars), sort_keys=False))
     record = lab_faults.faults_record([h.name for h in hosts], assignment)
-    (state / "faults.json").write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    (state / "faults.json").write_text(json.dumps(record, indent=2) + "\n")
     for host in hosts:
         planted = ", ".join(f.name for f in host.faults)
         echo(

@@ -6,16 +6,14 @@ SSH with ``maint run ... --check --json`` and compares the findings with ``fault
 
 import json
 import os
-import socket
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from maintenance_runner import lab_faults
 
-BIN = Path(sys.executable).parent
+from .labkit import free_base, maint
+
 PREFIX = f"maint-fleet-{os.getpid()}"  # two test runs on one machine never share hosts
 COUNT = 5
 SPEC = (
@@ -23,29 +21,6 @@ SPEC = (
     "weak-sshd:5"
 )
 TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening")
-
-
-def free_base_port(start=3100, stop=3990):
-    """A base port whose COUNT following ports are all free on loopback."""
-    for base in range(start, stop, COUNT + 1):
-        ports = range(base + 1, base + COUNT + 1)
-        if all(_free(port) for port in ports):
-            return base
-    raise RuntimeError("no free loopback ports for the fleet")
-
-
-def _free(port):
-    with socket.socket() as sock:
-        return sock.connect_ex(("127.0.0.1", port)) != 0
-
-
-def maint(*args, cwd, check=True):
-    proc = subprocess.run(
-        [str(BIN / "maint"), *args], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    if check:
-        assert proc.returncode == 0, f"maint {' '.join(args)}: {proc.stdout}\n{proc.stderr}"
-    return proc
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +34,7 @@ def fleet(tmp_path_factory):
             "-n",
             str(COUNT),
             "--base-port",
-            str(free_base_port()),
+            str(free_base(COUNT, 3100, 3900)),
             "--prefix",
             PREFIX,
             "--faults",
@@ -67,19 +42,18 @@ def fleet(tmp_path_factory):
             "--state",
             str(state),
             cwd=work,
+            check=True,
         )
         yield work, state
     finally:
-        maint("lab", "down", "--prefix", PREFIX, cwd=work, check=False)
+        maint("lab", "down", "--prefix", PREFIX, cwd=work)
 
 
 @pytest.fixture(scope="module")
 def findings(fleet):
     """host -> set of finding ids of every role in check mode."""
     work, state = fleet
-    proc = maint(
-        "run", *TASKS, "-i", str(state / "hosts.yml"), "--check", "--json", cwd=work, check=False
-    )
+    proc = maint("run", *TASKS, "-i", str(state / "hosts.yml"), "--check", "--json", cwd=work)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found: dict[str, set[str]] = {}
     for result in json.loads(proc.stdout):
