@@ -16,6 +16,8 @@ import os
 import sys
 from pathlib import Path
 
+from . import tuning
+
 NAMESPACE = "maint"
 NAME = "preventive"
 FQCN = f"{NAMESPACE}.{NAME}"
@@ -85,6 +87,7 @@ def ansible_env(base: dict[str, str] | None = None) -> dict[str, str]:
     defaults = [str(Path.home() / ".ansible" / "collections"), "/usr/share/ansible/collections"]
     parts = extra + ([current] if current else defaults)
     env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join(parts)
+    env.update(tuning.runner_env(base))  # pipelining, SSH multiplexing, forks, fact cache
     return env
 
 

@@ -1,0 +1,102 @@
+"""The Ansible settings the runner starts every ansible process with, for speed.
+
+``tuned_settings`` is pure: given the control node's CPU count (and optionally the number of
+hosts) it returns ``ANSIBLE_*`` environment variables. ``runner_env`` is the edge that
+``collection.ansible_env`` calls: it reads the CPU count and cache directory, leaves out any
+variable the caller's environment already sets (so one setting can be overridden with its
+``ANSIBLE_*`` variable), and returns nothing at all when ``MAINT_ANSIBLE_TUNING=off`` (Ansible's
+own defaults and ansible.cfg apply then). Measurements behind each choice: docs/performance.md.
+
+What is set, and why:
+
+* pipelining: one SSH exec per module instead of mkdir/put/chmod/exec/rm round trips (sudo
+  works with it: the lab image and Debian's sudoers have no ``requiretty``).
+* SSH multiplexing: ``ControlMaster=auto`` with ``ControlPersist`` long enough that a host's
+  connection survives the gap between two of its tasks in a 200-host run with linear strategy
+  (Ansible's 60 s does not); a hashed ``ControlPath`` (``%C``) in a short directory, so the
+  socket path fits the 108-byte limit for any host name. No ``-C``: compressing small pipelined
+  payloads costs CPU on both ends, and the CPU is the bottleneck of a small control node.
+* forks sized for the machine: SSH-bound workers wait most of the time, so several per CPU.
+* fact caching in a JSON file directory with ``gathering = smart``: facts gathered once are
+  reused by later plays and runs until they are an hour old. (ansible-runner points the cache
+  at its own artifact directory unless the run is given ``fact_cache``; see ``fact_cache_dir``.)
+* callbacks: no skipped-host lines on the display, no retry files.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+SWITCH = "MAINT_ANSIBLE_TUNING"
+OFF_VALUES = frozenset({"0", "off", "false", "no"})
+
+FORKS_PER_CPU = 8
+MIN_FORKS = 5  # Ansible's default: never fewer
+MAX_FORKS = 50  # each worker is a forked ansible process; beyond this, memory grows, time does not
+CONTROL_PERSIST_SECONDS = 300
+FACT_CACHE_TIMEOUT_SECONDS = 3600
+
+
+def forks_for(cpu_count: int, host_count: int | None = None) -> int:
+    """Worker processes for this control node: FORKS_PER_CPU per CPU, within bounds."""
+    forks = max(MIN_FORKS, min(MAX_FORKS, max(1, cpu_count) * FORKS_PER_CPU))
+    if host_count is not None and host_count > 0:
+        forks = min(forks, max(host_count, 1))
+    return forks
+
+
+def tuned_settings(
+    cpu_count: int,
+    cache_dir: Path,
+    host_count: int | None = None,
+) -> dict[str, str]:
+    """The ANSIBLE_* environment of a tuned run (pure)."""
+    return {
+        "ANSIBLE_PIPELINING": "True",
+        "ANSIBLE_SSH_ARGS": (
+            f"-o ControlMaster=auto -o ControlPersist={CONTROL_PERSIST_SECONDS}s"
+            " -o ServerAliveInterval=30"
+        ),
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(cache_dir / "cp"),
+        "ANSIBLE_SSH_CONTROL_PATH": "%(directory)s/%%C",
+        "ANSIBLE_FORKS": str(forks_for(cpu_count, host_count)),
+        "ANSIBLE_GATHERING": "smart",
+        "ANSIBLE_CACHE_PLUGIN": "jsonfile",
+        "ANSIBLE_CACHE_PLUGIN_CONNECTION": str(cache_dir / "facts"),
+        "ANSIBLE_CACHE_PLUGIN_TIMEOUT": str(FACT_CACHE_TIMEOUT_SECONDS),
+        "ANSIBLE_DISPLAY_SKIPPED_HOSTS": "False",
+        "ANSIBLE_RETRY_FILES_ENABLED": "False",
+    }
+
+
+def enabled(base: Mapping[str, str]) -> bool:
+    """False when the environment says MAINT_ANSIBLE_TUNING=off (or 0, false, no)."""
+    return base.get(SWITCH, "").strip().lower() not in OFF_VALUES
+
+
+def tuning_dir(base: Mapping[str, str]) -> Path:
+    """Where the SSH control sockets and the fact cache live: <XDG cache>/maint/ansible."""
+    cache = base.get("XDG_CACHE_HOME") or str(Path(base.get("HOME") or Path.home()) / ".cache")
+    return Path(cache) / "maint" / "ansible"
+
+
+def fact_cache_dir(base: Mapping[str, str] | None = None) -> Path:
+    """The fact cache directory of tuned runs (for ansible_runner.run(fact_cache=...))."""
+    return tuning_dir(os.environ if base is None else base) / "facts"
+
+
+def runner_env(
+    base: Mapping[str, str] | None = None, host_count: int | None = None
+) -> dict[str, str]:
+    """Tuned settings for an ansible process started from ``base`` (default: os.environ).
+
+    Variables already present in ``base`` are left to it; with MAINT_ANSIBLE_TUNING=off the
+    result is empty.
+    """
+    base = os.environ if base is None else base
+    if not enabled(base):
+        return {}
+    settings = tuned_settings(os.cpu_count() or 1, tuning_dir(base), host_count)
+    return {key: value for key, value in settings.items() if key not in base}
