@@ -16,7 +16,7 @@ FAULTS ?= outdated:all
 .PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down bench-actionlog bench-cycle clean
 
 help:
-	@echo "make demo       build the lab, start a lab host, run patching in check mode then for real"
+	@echo "make demo       the change cycle on two lab hosts: plan, approve, apply, rollback, report"
 	@echo "make test       install what is missing, lint, then pytest (unit, integration, Molecule)"
 	@echo "make lint       ruff, yamllint, ansible-lint (production profile), playbook syntax"
 	@echo "make lab N=3    start N lab hosts (inventory in .maint/lab/hosts.yml); make lab-down"

@@ -1,0 +1,156 @@
+#!/usr/bin/env python3
+"""Recording overhead: ``maint apply`` against bare ``ansible-playbook``, same playbook and hosts.
+
+Starts N lab hosts (fixture repository, already up to date: a no-op cycle), then alternates, R
+times: (a) ``ansible-playbook`` of the collection's preventive playbook with the runner's own
+Ansible environment, (b) ``maint apply`` of a freshly made and approved plan of the same tasks
+(``--no-drift-check``: the drift check is a second, optional check run, measured separately by
+``--with-drift``). Only the apply command is timed for (b): everything it does on top of Ansible
+(loading maint.yml, verifying signatures with ssh-keygen, checking content and inventory hashes,
+the window, the action log writes of every event and result) is the overhead. Prints medians
+and the ratio, measured side by side in one run.
+
+    sudo .venv/bin/python bench/recording.py --hosts 10 --repeat 5
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+sys.path.insert(0, str(ROOT))
+
+from maintenance_runner.collection import ansible_env, playbook_path  # noqa: E402
+
+
+def sh(*args: str, cwd: Path, env: dict[str, str] | None = None) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(list(args), cwd=cwd, capture_output=True, text=True, env=env, check=False)
+    took = time.perf_counter() - start
+    if proc.returncode not in (0,):
+        raise SystemExit(
+            f"{' '.join(args[:3])}... failed ({proc.returncode}):\n{proc.stderr[-2000:]}"
+        )
+    return took
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--tasks", default="patching", help="comma-separated preventive tasks")
+    parser.add_argument("--base-port", type=int, default=4200)
+    parser.add_argument("--with-drift", action="store_true", help="time apply with its drift check")
+    args = parser.parse_args()
+    tasks = args.tasks.split(",")
+    prefix = f"maint-bench-rec-{os.getpid()}"
+    site = Path(tempfile.mkdtemp(prefix="maint-bench-"))
+    maint = str(BIN / "maint")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    for who in ("author", "alice"):
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(site / who)], check=True
+        )
+    (site / "allowed_signers").write_text(
+        "".join(f"{w}@bench {(site / (w + '.pub')).read_text()}" for w in ("author", "alice"))
+    )
+    sh(
+        maint,
+        "lab",
+        "up",
+        "-n",
+        str(args.hosts),
+        "--base-port",
+        str(args.base_port),
+        "--prefix",
+        prefix,
+        "--state",
+        str(site / "lab"),
+        "--faults",
+        "none",
+        cwd=site,
+        env=env,
+    )
+    start = (datetime.now(UTC) - timedelta(minutes=5)).strftime("%H:%M")
+    config = {
+        "inventory": "lab/hosts.yml",
+        "approvals": {"allowed_signers": "allowed_signers"},
+        "windows": [
+            {
+                "name": "bench",
+                "schedule": "RRULE:FREQ=DAILY",
+                "start": start,
+                "timezone": "UTC",
+                "duration": "12h",
+                "tasks": tasks,
+                "batch": "100%",
+                "max_fail": "100%",
+            }
+        ],
+    }
+    (site / "maint.yml").write_text(yaml.safe_dump(config))
+    inventory = site / "lab" / "hosts.yml"
+    bare_env = {**env, **ansible_env()}
+    extra = json.dumps({"maint_tasks": tasks, "maint_targets": "all"})
+    bare, applied = [], []
+    try:
+        # one warm-up of each, not counted (SSH host keys, fact caches, page cache)
+        sh(
+            str(BIN / "ansible-playbook"),
+            str(playbook_path("preventive")),
+            "-i",
+            str(inventory),
+            "-e",
+            extra,
+            cwd=site,
+            env=bare_env,
+        )
+        for round_ in range(args.repeat + 1):
+            plan = site / f"plan-{round_}.json"
+            sh(maint, "plan", "bench", "--key", "author", "--out", str(plan), cwd=site, env=env)
+            sh(maint, "approve", str(plan), "--key", "alice", cwd=site, env=env)
+            drift = [] if args.with_drift else ["--no-drift-check"]
+            took_apply = sh(maint, "apply", str(plan), *drift, cwd=site, env=env)
+            took_bare = sh(
+                str(BIN / "ansible-playbook"),
+                str(playbook_path("preventive")),
+                "-i",
+                str(inventory),
+                "-e",
+                extra,
+                cwd=site,
+                env=bare_env,
+            )
+            if round_:  # round 0 warms up maint apply
+                applied.append(took_apply)
+                bare.append(took_bare)
+            print(
+                f"round {round_}: ansible-playbook {took_bare:.1f}s  maint apply {took_apply:.1f}s",
+                file=sys.stderr,
+            )
+    finally:
+        subprocess.run([maint, "lab", "down", "--prefix", prefix], cwd=site, env=env, check=False)
+    mb, ma = statistics.median(bare), statistics.median(applied)
+    print(
+        f"hosts={args.hosts} tasks={','.join(tasks)} repeat={args.repeat}"
+        f" drift_check={'on' if args.with_drift else 'off'}"
+    )
+    print(f"ansible-playbook median {mb:.2f}s  runs {[round(x, 2) for x in bare]}")
+    print(f"maint apply      median {ma:.2f}s  runs {[round(x, 2) for x in applied]}")
+    print(f"ratio maint apply / ansible-playbook = {ma / mb:.3f}")
+
+
+if __name__ == "__main__":
+    main()
