@@ -27,7 +27,7 @@ approvals:
   allowed_signers: keys/allowed_signers
   groups: {ops: [alice@example.org, bob@example.org]}
   policies:
-    normal: {approvals: 1, groups: [ops], expires: 72h}
+    normal: {approvals: 2, groups: [ops], expires: 72h}
 windows:
   - name: demo
     schedule: "RRULE:FREQ=DAILY"
@@ -53,8 +53,9 @@ echo "== 2. apply before anyone approved: refused, nothing runs =="
 maint apply plan.json || echo "(exit $?: refused)"
 
 echo
-echo "== 3. a second person approves (the author's own approval would not count) =="
+echo "== 3. two approvers sign it off (the author's own approval would not count) =="
 maint approve plan.json --key keys/alice --comment "fixture update, ok"
+maint approve plan.json --key keys/bob
 
 echo
 echo "== 4. apply: host 2 has a planted post-check failure and is rolled back =="

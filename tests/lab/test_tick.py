@@ -254,3 +254,45 @@ def test_sigkill_mid_batch_then_the_next_tick_finishes_only_what_was_left(site):
     assert states[0].state == "interrupted" and HOSTS[0] in states[0].message
     assert [(r, h) for r, h in done] == [(runs[0], HOSTS[0]), (runs[1], HOSTS[1])]
     assert versions() == {h: "1.1" for h in HOSTS}
+
+
+def test_sigterm_mid_run_records_the_interruption_itself(site):
+    downgrade()
+    assert "planned" in tick(site, "2027-04-08T12:00Z").stdout
+    applied = {r.plan_uid for r in apply_runs(site)}
+    plan_uid = [p.plan_uid for p in plans(site) if p.plan_uid not in applied][-1]
+    maint("approve", plan_uid[:16], "--key", "alice", cwd=site, check=True)
+    proc = subprocess.Popen(
+        [str(BIN / "maint"), "tick", "--at", "2027-04-10T22:10Z"],
+        cwd=site,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        with Log(site) as log, log.engine.connect() as conn:
+            started = conn.execute(
+                select(m.run_events.c.id)
+                .join(m.runs, m.runs.c.id == m.run_events.c.run_id)
+                .where((m.runs.c.plan_uid == plan_uid) & (m.run_events.c.event == "batch_start"))
+            ).first()
+        if started is not None:
+            proc.send_signal(signal.SIGTERM)
+            break
+        time.sleep(0.2)
+    proc.wait(timeout=120)
+    assert proc.returncode != 0
+    with Log(site) as log, log.engine.connect() as conn:
+        (run_id,) = conn.execute(select(m.runs.c.id).where(m.runs.c.plan_uid == plan_uid)).one()
+        last = conn.execute(
+            select(m.run_states.c.state, m.run_states.c.message)
+            .where(m.run_states.c.run_id == run_id)
+            .order_by(m.run_states.c.id.desc())
+            .limit(1)
+        ).one()
+    assert last.state == "interrupted" and "SystemExit" in last.message
+    with Log(site) as log:
+        assert log.verify().ok
+    finish = tick(site, "2027-04-10T22:20Z")
+    assert finish.returncode == 0, finish.stdout + finish.stderr
+    assert versions() == {h: "1.1" for h in HOSTS}
