@@ -66,7 +66,20 @@ def site(tmp_path_factory):
         # Remediation on: access review removes unapproved keys (reversible, like the rest).
         group_vars = site / "lab" / "group_vars"
         group_vars.mkdir(exist_ok=True)
-        (group_vars / "all.yml").write_text("access_review_remediate: true\n")
+        # The lab's apt sees only the fixture repository: hardening controls that install
+        # Debian packages (pwquality, pam_tmpdir, rsyslog, debsums, needrestart) cannot run.
+        (group_vars / "all.yml").write_text(
+            yaml.safe_dump(
+                {
+                    "access_review_remediate": True,
+                    "hardening_pam_pwquality": False,
+                    "hardening_pam_tmpdir": False,
+                    "hardening_syslog": False,
+                    "hardening_pkg_integrity": False,
+                    "hardening_needrestart": False,
+                }
+            )
+        )
         start = (datetime.now(UTC) - timedelta(minutes=10)).strftime("%H:%M")
         config = {
             "inventory": "lab/hosts.yml",
