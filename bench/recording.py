@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Recording overhead: ``maint apply`` against bare ``ansible-playbook``, same playbook and hosts.
 
+Both run from the collection root (its ansible.cfg) with the runner's Ansible environment.
 Starts N lab hosts (fixture repository, already up to date: a no-op cycle), then alternates, R
 times: (a) ``ansible-playbook`` of the collection's preventive playbook with the runner's own
 Ansible environment, (b) ``maint apply`` of a freshly made and approved plan of the same tasks
@@ -32,7 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(ROOT))
 
-from maintenance_runner.collection import ansible_env, playbook_path  # noqa: E402
+from maintenance_runner.collection import (  # noqa: E402
+    ansible_env,
+    collection_root,
+    playbook_path,
+)
 
 
 def sh(*args: str, cwd: Path, env: dict[str, str] | None = None) -> float:
@@ -114,7 +119,7 @@ def main() -> None:
             str(inventory),
             "-e",
             extra,
-            cwd=site,
+            cwd=collection_root(),
             env=bare_env,
         )
         for round_ in range(args.repeat + 1):
@@ -130,7 +135,7 @@ def main() -> None:
                 str(inventory),
                 "-e",
                 extra,
-                cwd=site,
+                cwd=collection_root(),
                 env=bare_env,
             )
             if round_:  # round 0 warms up maint apply
