@@ -103,6 +103,13 @@ def test_access_review_compares_before_and_after_a_real_run(lab):
     review = results["access_review"]
     assert review["data"]["phase"] == "after"
     assert review["status"] == "ok"
-    # Nothing appeared during this run: no account, key or listener was added.
-    assert not [f for f in review["findings"] if f["id"] == "access_review.appeared_during_window"]
+    # Nothing appeared during this run: no account, key or sudo rule was added. (Listeners are
+    # left out: lab hosts share the machine's network namespace, so an sshd of any other lab
+    # started meanwhile on this machine shows up here as a new listener.)
+    appeared = [
+        f
+        for f in review["findings"]
+        if f["id"] == "access_review.appeared_during_window" and "listening on" not in f["message"]
+    ]
+    assert not appeared
     assert "maint" in review["data"]["protected_users"]
