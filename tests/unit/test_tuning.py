@@ -60,3 +60,33 @@ def test_ansible_env_applies_the_tuning_and_keeps_the_collection_path():
     assert env["ANSIBLE_PIPELINING"] == "True"
     off = ansible_env({"MAINT_ANSIBLE_TUNING": "off"})
     assert set(off) == {"ANSIBLE_COLLECTIONS_PATH"}
+
+
+def test_mitogen_is_an_explicit_choice():
+    assert tuning.mode({}) == "on"
+    assert tuning.mode({"MAINT_ANSIBLE_TUNING": "Mitogen"}) == "mitogen"
+    assert tuning.mode({"MAINT_ANSIBLE_TUNING": "off"}) == "off"
+    plain = tuning.tuned_settings(2, Path("/c"))
+    assert "ANSIBLE_STRATEGY" not in plain
+    with_mitogen = tuning.tuned_settings(2, Path("/c"), mitogen_dir=Path("/site/ansible_mitogen"))
+    assert with_mitogen["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert with_mitogen["ANSIBLE_STRATEGY_PLUGINS"] == "/site/ansible_mitogen/plugins/strategy"
+
+
+def test_mitogen_asked_for_but_missing_is_a_one_line_error(tmp_path, monkeypatch):
+    import importlib.util
+
+    if importlib.util.find_spec("ansible_mitogen") is not None:
+        pytest.skip("mitogen is installed in this Python: the missing case cannot be shown")
+    with pytest.raises(tuning.TuningError) as err:
+        tuning.runner_env({"MAINT_ANSIBLE_TUNING": "mitogen"})
+    assert err.value.exit_code == 2
+    assert "pip install mitogen" in str(err.value)
+    # Installed where Python finds it (here: a directory on sys.path), its strategy is used.
+    package = tmp_path / "ansible_mitogen"
+    (package / "plugins" / "strategy").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    env = tuning.runner_env({"MAINT_ANSIBLE_TUNING": "mitogen", "HOME": "/h"})
+    assert env["ANSIBLE_STRATEGY_PLUGINS"] == str(package / "plugins" / "strategy")
+    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
