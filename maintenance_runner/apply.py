@@ -19,7 +19,7 @@ from .actionlog.store import ActionLog
 from .batching import batches, budget, budget_spent
 from .clock import Clock, parse_instant
 from .config import _amount
-from .execution import RunOutcome, run_playbook
+from .execution import RunOutcome, check_stop, run_playbook
 from .plan import collect_changes
 from .planlog import record_events, record_results, record_rollback
 from .recorder import EventRecorder, timing
@@ -210,6 +210,7 @@ class Applier:
         groups = batches(list(hosts), size, percent)
         failed = 0
         for number, batch in enumerate(groups, start=1):
+            check_stop()  # SIGTERM between batches: stop here, recorded as interrupted
             now = self.clock.now()
             why = None
             if cutoff is not None and now >= cutoff and not self.raw.get("_emergency"):

@@ -19,6 +19,7 @@ from .actionlog.store import ActionLog
 from .apply import Applier, ApplySummary
 from .clock import Clock, SystemClock, parse_instant
 from .config import MaintConfig, config_option, load_config
+from .execution import STOP, request_stop
 from .gate import Gate, preflight
 from .locks import LockBusy, occurrence_lock
 from .plan import PlanError, drift, host_entries, integrity, load_file
@@ -496,7 +497,8 @@ def run_apply(
         Path(content["inventory"]["path"]),
         progress=bar,
     )
-    previous = signal.signal(signal.SIGTERM, _terminate)
+    STOP.clear()
+    previous = signal.signal(signal.SIGTERM, request_stop)
     try:
         if isinstance(bar, _Bar):
             with bar.progress:
@@ -513,10 +515,6 @@ def run_apply(
     if occurrence_id is not None:
         log.set_occurrence_state(occurrence_id, "done", reason=summary.line(), actor=_actor())
     return summary
-
-
-def _terminate(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 def mark_interrupted(log: ActionLog, plan_uid: str, run_id: int, why: str) -> str:

@@ -10,6 +10,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,23 @@ from .collection import ansible_env, collection_root, playbook_path
 from .results import TaskResult, collect_results
 
 EventHandler = Callable[[Mapping[str, Any]], None]
+
+# Set by request_stop (the SIGTERM handler of a long run): ansible-runner cancels the running
+# playbook through cancel_callback, and callers stop between runs.
+STOP = threading.Event()
+
+
+class Interrupted(SystemExit):
+    """A stop was requested (SIGTERM): the running playbook was cancelled."""
+
+
+def request_stop(_signum: int, _frame: object) -> None:
+    STOP.set()
+
+
+def check_stop() -> None:
+    if STOP.is_set():
+        raise Interrupted(143)
 
 
 @dataclass
@@ -91,10 +109,13 @@ def run_playbook(
             cmdline=" ".join(cmdline) or None,
             envvars=_env(),
             event_handler=handle,
+            cancel_callback=STOP.is_set,  # also keeps ansible-runner off our signal handlers
             suppress_env_files=True,
             rotate_artifacts=10,
             quiet=quiet,
         )
+        if runner.status == "canceled":
+            raise Interrupted(143)
         return RunOutcome(
             status=str(runner.status),
             rc=int(runner.rc if runner.rc is not None else 1),
