@@ -546,15 +546,23 @@ def create_from_config(
 ) -> list[int]:
     """:func:`create_followups` with maint.yml's rules and its inventory's groups.
 
-    Without ``groups``, the inventory named in maint.yml is read (when there is one and
-    ``p1_groups`` is not empty).
+    Without ``groups``, the inventory named in maint.yml is read (when there is one,
+    ``p1_groups`` is not empty and there is a follow-up to open: ``ansible-inventory`` takes
+    about a second, which a run without new findings should not pay).
     """
     rules = rules_from_config(config.followups)
     if groups is None:
         groups = {}
-        if config.inventory and rules.p1_groups:
+        if config.inventory and rules.p1_groups and _anything_to_open(log, rules, run_id):
             groups = inventory_groups(config.resolve(config.inventory))
     return create_followups(log, rules, groups, run_id)
+
+
+def _anything_to_open(log: ActionLog, rules: Rules, run_id: int | None) -> bool:
+    """Whether :func:`create_followups` would open a follow-up (groups only set priorities)."""
+    with log.engine.connect() as conn:
+        findings = _finding_records(conn, run_id)
+        return bool(findings) and bool(plan_new(findings, _existing(conn), {}, rules))
 
 
 def run_id_of(log: ActionLog, run_uid: str) -> int:

@@ -302,6 +302,16 @@ def invoke(*args, env=None):
     return result
 
 
+def test_a_sync_with_nothing_to_open_does_not_read_the_inventory(site):
+    # ansible-inventory takes about a second; an apply without new findings should not pay it
+    c = ("--config", site)
+    assert invoke("sync", *c).output.startswith("opened 4 follow-up(s)")
+    (site.parent / "hosts.yml").unlink()
+    result = invoke("sync", *c)
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("opened 0 follow-up(s)")
+
+
 def test_cli_sync_list_show_and_actions(site):
     c = ("--config", site)
     result = invoke("sync", "--run", "r1", *c, "--at", "2026-12-04T15:00Z")
