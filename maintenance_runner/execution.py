@@ -54,6 +54,19 @@ class RunOutcome:
         return self.rc == 0 and all(r.status != "failed" for r in self.results)
 
 
+def final_stats(events: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The play recap (ok, changed, failures, dark, ...) from the ``playbook_on_stats`` event.
+
+    Read from the events in memory: ansible-runner's ``Runner.stats`` re-reads every event file.
+    """
+    for event in reversed(events):
+        if event.get("event") == "playbook_on_stats":
+            data = event.get("event_data") or {}
+            keys = ("skipped", "ok", "dark", "failures", "ignored", "rescued", "processed")
+            return {key: dict(data.get(key) or {}) for key in (*keys, "changed")}
+    return {}
+
+
 def _env() -> dict[str, str]:
     """The ansible environment, with this Python's bin directory (a venv's) on PATH when
     ansible-playbook is not on PATH already (``maint`` run by its full path, or from cron)."""
@@ -77,14 +90,21 @@ def run_playbook(
     on_event: EventHandler | None = None,
     quiet: bool = True,
 ) -> RunOutcome:
-    """Run ``playbooks/<playbook>.yml`` of the collection and collect role results."""
+    """Run ``playbooks/<playbook>.yml`` of the collection and collect role results.
+
+    The events are kept in memory. ansible-runner's own copy of each one on disk
+    (``artifacts/*/job_events``) is written only when the caller gives ``private_data_dir``
+    and so keeps the artifacts: otherwise it would be JSON-encoded into a temporary directory
+    that is removed afterwards, on the runner's CPU, while Ansible needs that CPU.
+    """
     events: list[Mapping[str, Any]] = []
+    keep_artifacts = private_data_dir is not None
 
     def handle(event: Mapping[str, Any]) -> bool:
         events.append(event)
         if on_event is not None:
             on_event(event)
-        return True  # keep ansible-runner's own job_events on disk for the artifacts
+        return keep_artifacts
 
     cmdline = []
     if check:
@@ -121,7 +141,7 @@ def run_playbook(
             rc=int(runner.rc if runner.rc is not None else 1),
             results=collect_results(events),
             events=events,
-            stats=dict(runner.stats or {}),
+            stats=final_stats(events),
         )
     finally:
         if owned_tmp is not None:
