@@ -96,16 +96,21 @@ def close_masters(control_dir: Path) -> None:
         )
 
 
-def fleet_cpu_ns(prefix: str) -> int:
-    """CPU time used so far by the lab containers of a prefix (cgroup v1 cpuacct)."""
+def container_ids(prefix: str) -> list[str]:
+    """Full ids of the running lab containers started with this prefix."""
     ids = subprocess.run(
         ["podman", "ps", "-q", "--no-trunc", "--filter", f"label=maint.lab.prefix={prefix}"],
         capture_output=True,
         text=True,
         check=True,
-    ).stdout.split()
+    )
+    return ids.stdout.split()
+
+
+def fleet_cpu_ns(prefix: str) -> int:
+    """CPU time used so far by the lab containers of a prefix (cgroup v1 cpuacct)."""
     total = 0
-    for cid in ids:
+    for cid in container_ids(prefix):
         for base in ("/sys/fs/cgroup/cpuacct/libpod_parent", "/sys/fs/cgroup/cpu,cpuacct"):
             usage = Path(base) / f"libpod-{cid}" / "cpuacct.usage"
             if usage.is_file():

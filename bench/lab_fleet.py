@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,6 +26,8 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from cycle import container_ids  # noqa: E402  (bench/cycle.py, beside this script)
 
 from maintenance_runner import lab  # noqa: E402
 
@@ -42,12 +43,7 @@ def used_mib() -> float:
 
 
 def fleet_memory(prefix: str) -> dict[str, float]:
-    ids = subprocess.run(
-        ["podman", "ps", "-q", "--no-trunc", "--filter", f"label=maint.lab.prefix={prefix}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
+    ids = container_ids(prefix)
     rss = 0
     for cid in ids:
         stat = MEMORY_ROOT / f"libpod-{cid}" / "memory.stat"

@@ -118,18 +118,16 @@ def main() -> None:
     bare_env = {**env, **ansible_env()}
     extra = json.dumps({"maint_tasks": tasks, "maint_targets": "all"})
     bare, applied = [], []
+
+    def run_bare() -> float:
+        """Bare ansible-playbook of the same playbook, from the collection root, same env."""
+        playbook = str(playbook_path("preventive"))
+        command = ("ansible-playbook", playbook, "-i", str(inventory), "-e", extra)
+        return sh(str(BIN / command[0]), *command[1:], cwd=collection_root(), env=bare_env)
+
     try:
         # one warm-up of each, not counted (SSH host keys, fact caches, page cache)
-        sh(
-            str(BIN / "ansible-playbook"),
-            str(playbook_path("preventive")),
-            "-i",
-            str(inventory),
-            "-e",
-            extra,
-            cwd=collection_root(),
-            env=bare_env,
-        )
+        run_bare()
         for round_ in range(args.repeat + 1):
             plan = site / f"plan-{round_}.json"
             sh(maint, "plan", "bench", "--key", "author", "--out", str(plan), cwd=site, env=env)
@@ -142,16 +140,7 @@ def main() -> None:
                 if side == "apply":
                     took[side] = sh(maint, "apply", str(plan), *drift, cwd=site, env=env)
                 else:
-                    took[side] = sh(
-                        str(BIN / "ansible-playbook"),
-                        str(playbook_path("preventive")),
-                        "-i",
-                        str(inventory),
-                        "-e",
-                        extra,
-                        cwd=collection_root(),
-                        env=bare_env,
-                    )
+                    took[side] = run_bare()
             took_apply, took_bare = took["apply"], took["bare"]
             if round_:  # round 0 warms up maint apply
                 applied.append(took_apply)
