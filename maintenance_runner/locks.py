@@ -23,6 +23,7 @@ import hashlib
 import os
 import re
 import socket
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ from .actionlog.store import normalise_url, redact
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _CLASS = "maint.locks"
+HOLDER_WRITE_GRACE_S = 1.0  # how long a busy lock's file may lack its holder's line
 
 
 class LockBusy(RuntimeError):
@@ -101,6 +103,20 @@ def _holder_line() -> str:
     return f"pid {os.getpid()} on {socket.gethostname()} since {started}"
 
 
+def _read_holder(fd: int) -> str | None:
+    """The holder's line from the lock file, or None.
+
+    A process that has just taken the lock writes its line a moment later, so an empty or
+    partial line is read again for up to HOLDER_WRITE_GRACE_S.
+    """
+    deadline = time.monotonic() + HOLDER_WRITE_GRACE_S
+    while True:
+        raw = os.pread(fd, 200, 0).decode(errors="replace")
+        if raw.endswith("\n") or time.monotonic() >= deadline:
+            return raw.strip() or None
+        time.sleep(0.01)
+
+
 @contextmanager
 def _file_lock(path: Path, name: str, wait: bool) -> Iterator[HeldLock]:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,10 +125,10 @@ def _file_lock(path: Path, name: str, wait: bool) -> Iterator[HeldLock]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or None
-            raise LockBusy(name, str(path), holder) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (_holder_line() + "\n").encode(), 0)
+            raise LockBusy(name, str(path), _read_holder(fd)) from None
+        line = (_holder_line() + "\n").encode()
+        os.pwrite(fd, line, 0)
+        os.ftruncate(fd, len(line))
         try:
             yield HeldLock(name, str(path))
         finally:
