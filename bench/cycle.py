@@ -17,9 +17,10 @@ lab hosts with the fixture repository see no Debian mirror, and downloads would 
 
 Arms: ``default`` is Ansible's built-in defaults (an empty ansible.cfg, MAINT_ANSIBLE_TUNING=off:
 forks 5, no pipelining, ControlPersist 60 s, linear strategy); ``tuned`` is what the runner sets
-by itself (maintenance_runner.tuning); ``free`` is tuned with the free strategy; ``mitogen`` is
-MAINT_ANSIBLE_TUNING=mitogen (mitogen installed in the venv, or ``--mitogen DIR`` where
-``pip install --target DIR mitogen`` put it).
+by itself (maintenance_runner.tuning: the SSH settings and mitogen, unpinned); ``ssh`` is
+MAINT_ANSIBLE_TUNING=ssh (the SSH settings without mitogen); ``pinned`` is tuned with mitogen's
+own ``mitogen_linear`` strategy, which pins processes to CPUs; ``free`` is ``ssh`` with the free
+strategy.
 Every timed run starts cold: its own SSH control directory (masters are closed after the run) and
 ansible-runner's per-run fact cache. Per run the figures are the wall time, the CPU time of the
 runner's process tree (maint, ansible-playbook, its workers, ssh) and of the lab containers
@@ -62,7 +63,10 @@ BENCH_VARS = {
 MAINT = Path(sys.executable).parent / "maint"
 
 
-def arm_env(arm: str, work: Path, control_dir: Path, mitogen: Path | None) -> dict[str, str]:
+ARMS = ("default", "tuned", "ssh", "pinned", "free")
+
+
+def arm_env(arm: str, work: Path, control_dir: Path) -> dict[str, str]:
     """The environment of one arm's run: the runner applies its tuning itself (ansible_env)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.pop(tuning.SWITCH, None)
@@ -72,14 +76,19 @@ def arm_env(arm: str, work: Path, control_dir: Path, mitogen: Path | None) -> di
     env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)  # a cold start for every run
     if arm == "default":
         env[tuning.SWITCH] = "off"
-    elif arm == "free":
-        env["ANSIBLE_STRATEGY"] = "free"
-    elif arm == "mitogen":
-        env[tuning.SWITCH] = tuning.MITOGEN
-        if mitogen is not None:  # installed with pip install --target DIR mitogen
-            env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(mitogen), env.get("PYTHONPATH")]))
+    elif arm in ("ssh", "free"):
+        env[tuning.SWITCH] = "ssh"
+        if arm == "free":
+            env["ANSIBLE_STRATEGY"] = "free"
+    elif arm == "pinned":
+        import ansible_mitogen
+
+        env["ANSIBLE_STRATEGY_PLUGINS"] = str(
+            Path(ansible_mitogen.__file__).parent / "plugins" / "strategy"
+        )
+        env["ANSIBLE_STRATEGY"] = "mitogen_linear"
     elif arm != "tuned":
-        raise SystemExit(f"unknown arm {arm!r}: default, tuned, free or mitogen")
+        raise SystemExit(f"unknown arm {arm!r}: {', '.join(ARMS)}")
     return env
 
 
@@ -155,11 +164,9 @@ class TreeSampler(threading.Thread):
             self.stop.wait(self.interval)
 
 
-def timed_run(
-    arm: str, inventory: Path, work: Path, prefix: str, mitogen: Path | None, memory: bool
-) -> dict[str, Any]:
+def timed_run(arm: str, inventory: Path, work: Path, prefix: str, memory: bool) -> dict[str, Any]:
     control_dir = Path(tempfile.mkdtemp(prefix="cp-", dir=work))
-    env = arm_env(arm, work, control_dir, mitogen)
+    env = arm_env(arm, work, control_dir)
     vars_file = work / "bench-vars.json"
     vars_file.write_text(json.dumps(BENCH_VARS))
     cmd = [str(MAINT), "run", *TASKS, "-i", str(inventory), "-e", f"@{vars_file}", "--json"]
@@ -246,9 +253,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10,50", help="fleet sizes, comma-separated")
     parser.add_argument("--runs", type=int, default=3, help="timed runs per arm and cycle")
-    parser.add_argument("--arms", default="default,tuned", help="default,tuned,free,mitogen")
+    parser.add_argument("--arms", default="default,tuned", help=",".join(ARMS))
     parser.add_argument("--cycles", default="noop,changes")
-    parser.add_argument("--mitogen", type=Path, help="directory holding ansible_mitogen")
     parser.add_argument("--memory-size", type=int, help="sample memory at this size (largest)")
     parser.add_argument(
         "--converge-arm", default="tuned", help="arm of the untimed run before the noop cycle"
@@ -259,6 +265,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     arms = args.arms.split(",")
+    for arm in arms:
+        if arm not in ARMS:
+            parser.error(f"--arms: unknown arm {arm!r} (one of {', '.join(ARMS)})")
     cycles = args.cycles.split(",")
     memory_size = args.memory_size or max(sizes)
     report: dict[str, Any] = {
@@ -279,9 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 inventory = None
                 if cycle == "noop":
                     inventory = fleet(size, args, "none", state)
-                    warm = timed_run(
-                        args.converge_arm, inventory, work, args.prefix, args.mitogen, False
-                    )
+                    warm = timed_run(args.converge_arm, inventory, work, args.prefix, False)
                     print(f"  converge run: {warm['wall_s']}s {warm['statuses']}", file=sys.stderr)
                 for rep in range(args.runs):
                     order = arms if rep % 2 == 0 else list(reversed(arms))
@@ -289,9 +296,7 @@ def main(argv: list[str] | None = None) -> int:
                         if cycle == "changes":
                             inventory = fleet(size, args, "outdated:all", state)
                         assert inventory is not None
-                        row = timed_run(
-                            arm, inventory, work, args.prefix, args.mitogen, size == memory_size
-                        )
+                        row = timed_run(arm, inventory, work, args.prefix, size == memory_size)
                         row["rep"] = rep
                         rows.append(row)
                         print(f"  {size} {cycle} {arm} #{rep}: {json.dumps(row)}", file=sys.stderr)

@@ -62,31 +62,55 @@ def test_ansible_env_applies_the_tuning_and_keeps_the_collection_path():
     assert set(off) == {"ANSIBLE_COLLECTIONS_PATH"}
 
 
-def test_mitogen_is_an_explicit_choice():
+def test_mitogen_is_the_default_and_ssh_leaves_it_out():
     assert tuning.mode({}) == "on"
-    assert tuning.mode({"MAINT_ANSIBLE_TUNING": "Mitogen"}) == "mitogen"
+    assert tuning.mode({"MAINT_ANSIBLE_TUNING": "mitogen"}) == "on"
+    assert tuning.mode({"MAINT_ANSIBLE_TUNING": " SSH "}) == "ssh"
     assert tuning.mode({"MAINT_ANSIBLE_TUNING": "off"}) == "off"
     plain = tuning.tuned_settings(2, Path("/c"))
     assert "ANSIBLE_STRATEGY" not in plain
-    with_mitogen = tuning.tuned_settings(2, Path("/c"), mitogen_dir=Path("/site/ansible_mitogen"))
-    assert with_mitogen["ANSIBLE_STRATEGY"] == "mitogen_linear"
-    assert with_mitogen["ANSIBLE_STRATEGY_PLUGINS"] == "/site/ansible_mitogen/plugins/strategy"
+    with_mitogen = tuning.tuned_settings(2, Path("/c"), strategy_dir=Path("/p/strategy"))
+    assert with_mitogen["ANSIBLE_STRATEGY"] == "maint_mitogen_linear"
+    assert with_mitogen["ANSIBLE_STRATEGY_PLUGINS"] == "/p/strategy"
+    env = tuning.runner_env({"HOME": "/h"})
+    assert env["ANSIBLE_STRATEGY"] == "maint_mitogen_linear"
+    assert (Path(env["ANSIBLE_STRATEGY_PLUGINS"]) / "maint_mitogen_linear.py").is_file()
+    ssh = tuning.runner_env({"HOME": "/h", "MAINT_ANSIBLE_TUNING": "ssh"})
+    assert "ANSIBLE_STRATEGY" not in ssh
+    assert "ANSIBLE_STRATEGY_PLUGINS" not in ssh
+    assert ssh["ANSIBLE_PIPELINING"] == "True"
+    # A strategy the caller chose wins.
+    assert "ANSIBLE_STRATEGY" not in tuning.runner_env({"HOME": "/h", "ANSIBLE_STRATEGY": "free"})
 
 
-def test_mitogen_asked_for_but_missing_is_a_one_line_error(tmp_path, monkeypatch):
+def test_mitogen_missing_is_a_one_line_error(monkeypatch):
     import importlib.util
 
-    if importlib.util.find_spec("ansible_mitogen") is not None:
-        pytest.skip("mitogen is installed in this Python: the missing case cannot be shown")
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "ansible_mitogen" else real(name, *a),
+    )
     with pytest.raises(tuning.TuningError) as err:
-        tuning.runner_env({"MAINT_ANSIBLE_TUNING": "mitogen"})
+        tuning.runner_env({"HOME": "/h"})
     assert err.value.exit_code == 2
     assert "pip install mitogen" in str(err.value)
-    # Installed where Python finds it (here: a directory on sys.path), its strategy is used.
-    package = tmp_path / "ansible_mitogen"
-    (package / "plugins" / "strategy").mkdir(parents=True)
-    (package / "__init__.py").write_text("")
-    monkeypatch.syspath_prepend(str(tmp_path))
-    env = tuning.runner_env({"MAINT_ANSIBLE_TUNING": "mitogen", "HOME": "/h"})
-    assert env["ANSIBLE_STRATEGY_PLUGINS"] == str(package / "plugins" / "strategy")
-    assert env["ANSIBLE_STRATEGY"] == "mitogen_linear"
+    assert "MAINT_ANSIBLE_TUNING=ssh" in str(err.value)
+    assert tuning.runner_env({"HOME": "/h", "MAINT_ANSIBLE_TUNING": "ssh"})
+
+
+def test_the_strategy_plugin_unpins_mitogen():
+    """Loading the plugin replaces mitogen's CPU placement with the no-op base policy."""
+    import importlib.util
+
+    import ansible_mitogen.affinity
+
+    spec = importlib.util.spec_from_file_location(
+        "maint_strategy_probe", tuning.STRATEGY_DIR / "maint_mitogen_linear.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert type(ansible_mitogen.affinity.policy) is ansible_mitogen.affinity.Policy
+    assert issubclass(module.StrategyModule, ansible_mitogen.strategy.StrategyMixin)
