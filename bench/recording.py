@@ -11,6 +11,12 @@ Ansible environment, (b) ``maint apply`` of a freshly made and approved plan of 
 the window, the action log writes of every event and result) is the overhead. Prints medians
 and the ratio, measured side by side in one run.
 
+A third side, ``same``, is ``ansible-playbook`` doing exactly the Ansible work of the apply:
+``--diff`` (apply records each change's diff) and an empty fact cache (ansible-runner gives every
+maint run its own, so maint gathers facts in every run, where a bare run with the tuned settings
+reuses the facts cached by the run before). ``apply / same`` is the recording's own cost;
+``same / bare`` is what those two differences cost.
+
     sudo .venv/bin/python bench/recording.py --hosts 10 --repeat 5
     sudo .venv/bin/python bench/recording.py --hosts 10 --repeat 3 \
         --tasks access_review,backup_verify,antivirus,patching,hardening
@@ -117,13 +123,21 @@ def main() -> None:
         inventory.write_text(yaml.safe_dump(listing))
     bare_env = {**env, **ansible_env()}
     extra = json.dumps({"maint_tasks": tasks, "maint_targets": "all"})
-    bare, applied = [], []
+    times: dict[str, list[float]] = {"bare": [], "same": [], "apply": []}
 
-    def run_bare() -> float:
-        """Bare ansible-playbook of the same playbook, from the collection root, same env."""
+    def run_bare(same: bool = False) -> float:
+        """Bare ansible-playbook of the same playbook, from the collection root, same env.
+
+        ``same``: with --diff and a fresh fact cache, the Ansible work of maint apply.
+        """
         playbook = str(playbook_path("preventive"))
-        command = ("ansible-playbook", playbook, "-i", str(inventory), "-e", extra)
-        return sh(str(BIN / command[0]), *command[1:], cwd=collection_root(), env=bare_env)
+        command = ["ansible-playbook", playbook, "-i", str(inventory), "-e", extra]
+        run_env = bare_env
+        if same:
+            command.append("--diff")
+            facts = tempfile.mkdtemp(prefix="facts-", dir=site)
+            run_env = {**bare_env, "ANSIBLE_CACHE_PLUGIN_CONNECTION": facts}
+        return sh(str(BIN / command[0]), *command[1:], cwd=collection_root(), env=run_env)
 
     try:
         # one warm-up of each, not counted (SSH host keys, fact caches, page cache)
@@ -134,31 +148,40 @@ def main() -> None:
             sh(maint, "approve", str(plan), "--key", "alice", cwd=site, env=env)
             drift = [] if args.with_drift else ["--no-drift-check"]
             # the order alternates, so neither side always runs on a machine the other warmed
-            order = ("apply", "bare") if round_ % 2 == 0 else ("bare", "apply")
+            sides = ("apply", "same", "bare")
+            order = sides if round_ % 2 == 0 else tuple(reversed(sides))
             took: dict[str, float] = {}
             for side in order:
                 if side == "apply":
                     took[side] = sh(maint, "apply", str(plan), *drift, cwd=site, env=env)
                 else:
-                    took[side] = run_bare()
-            took_apply, took_bare = took["apply"], took["bare"]
+                    took[side] = run_bare(same=side == "same")
             if round_:  # round 0 warms up maint apply
-                applied.append(took_apply)
-                bare.append(took_bare)
+                for side in sides:
+                    times[side].append(took[side])
             print(
-                f"round {round_}: ansible-playbook {took_bare:.1f}s  maint apply {took_apply:.1f}s",
+                f"round {round_}: ansible-playbook {took['bare']:.1f}s"
+                f"  same work {took['same']:.1f}s  maint apply {took['apply']:.1f}s",
                 file=sys.stderr,
             )
     finally:
         subprocess.run([maint, "lab", "down", "--prefix", prefix], cwd=site, env=env, check=False)
-    mb, ma = statistics.median(bare), statistics.median(applied)
+    medians = {side: statistics.median(runs) for side, runs in times.items()}
     print(
         f"hosts={args.hosts} tasks={','.join(tasks)} repeat={args.repeat}"
         f" drift_check={'on' if args.with_drift else 'off'}"
     )
-    print(f"ansible-playbook median {mb:.2f}s  runs {[round(x, 2) for x in bare]}")
-    print(f"maint apply      median {ma:.2f}s  runs {[round(x, 2) for x in applied]}")
-    print(f"ratio maint apply / ansible-playbook = {ma / mb:.3f}")
+    labels = {"bare": "ansible-playbook", "same": "same work", "apply": "maint apply"}
+    for side, label in labels.items():
+        runs = [round(x, 2) for x in times[side]]
+        print(f"{label:<16} median {medians[side]:.2f}s  runs {runs}")
+    pairs = [a / s for a, s in zip(times["apply"], times["same"], strict=True)]
+    print(f"ratio maint apply / ansible-playbook = {medians['apply'] / medians['bare']:.3f}")
+    print(
+        f"ratio maint apply / same work = {medians['apply'] / medians['same']:.3f}"
+        f"  (per round {[round(x, 2) for x in pairs]})"
+    )
+    print(f"ratio same work / ansible-playbook = {medians['same'] / medians['bare']:.3f}")
 
 
 if __name__ == "__main__":

@@ -18,8 +18,11 @@ What is set, and why:
   payloads costs CPU on both ends, and the CPU is the bottleneck of a small control node.
 * forks sized for the machine: SSH-bound workers wait most of the time, so several per CPU.
 * fact caching in a JSON file directory with ``gathering = smart``: facts gathered once are
-  reused by later plays and runs until they are an hour old. (ansible-runner points the cache
-  at its own artifact directory unless the run is given ``fact_cache``; see ``fact_cache_dir``.)
+  reused by later plays until they are an hour old. maint's own runs go through ansible-runner,
+  which points the cache at the run's own artifact directory: every maint run gathers fresh
+  facts once per host (the audit reads them from the run's events), and the shared directory
+  serves ansible processes started with this environment outside ansible-runner (the
+  benchmarks' bare runs). ``fact_cache_dir`` names it for a caller that wants runs to share it.
 * callbacks: no skipped-host lines on the display, no retry files.
 * mitogen (``maint_mitogen_linear``, in ``ansible_plugins/strategy``): mitogen's linear strategy
   keeps one Python interpreter per host for the whole run instead of starting one for every
