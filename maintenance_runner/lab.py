@@ -248,6 +248,9 @@ def inventory(
         "ansible_user": "maint",
         "ansible_become": True,
         "ansible_ssh_private_key_file": str(key),
+        # Lab hosts get new host keys every time they start. Ansible's ssh plugin takes this from
+        # the common args; mitogen's puts its own StrictHostKeyChecking first, from this setting.
+        "ansible_host_key_checking": False,
         "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null",
         "ansible_python_interpreter": "/usr/bin/python3",
     }
