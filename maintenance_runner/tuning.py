@@ -26,8 +26,8 @@ What is set, and why:
 * callbacks: no skipped-host lines on the display, no retry files.
 * mitogen (``maint_mitogen_linear``, in ``ansible_plugins/strategy``): mitogen's linear strategy
   keeps one Python interpreter per host for the whole run instead of starting one for every
-  task, over the same SSH connection, sudo included. On the lab fleet it cut the hosts' CPU by
-  two thirds and the cycle's wall time by almost half; the plugin leaves mitogen's CPU pinning
+  task, over the same SSH connection, sudo included. On the lab fleet it cut the hosts' CPU to
+  a quarter and the cycle's wall time by half; the plugin leaves mitogen's CPU pinning
   out (see its docstring). ansible-core warns that strategy plugins outside ansible.builtin are
   deprecated, once per run.
 
