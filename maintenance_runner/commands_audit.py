@@ -52,7 +52,12 @@ from .results import TaskResult
 
 # The audit looks, it never installs: a missing antivirus engine or backup tool is a finding,
 # not something check mode should try (and fail) to plan an installation for.
-AUDIT_EXTRAVARS: dict[str, Any] = {"antivirus_install": False, "backup_verify_install": False}
+# The audit installs nothing, and gathers every fact (the asset register: hardware, network).
+AUDIT_EXTRAVARS: dict[str, Any] = {
+    "antivirus_install": False,
+    "backup_verify_install": False,
+    "maint_gather_subset": "all",
+}
 
 
 class AuditProgress:
@@ -220,6 +225,7 @@ def run_audit_passes(
                 check=True,
                 limit=",".join(again) if again else limit,
                 on_event=progress,
+                fresh_facts=True,
             )
             events += outcome.events
             for result in outcome.results:

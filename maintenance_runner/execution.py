@@ -18,6 +18,7 @@ from typing import Any
 
 import ansible_runner
 
+from . import tuning
 from .collection import ansible_env, collection_root, playbook_path
 from .results import TaskResult, collect_results
 
@@ -77,6 +78,25 @@ def _env() -> dict[str, str]:
     return env
 
 
+def _fact_cache(env: dict[str, str], inventory: Path, fresh: bool) -> str:
+    """Point the run at its inventory's shared fact cache, when the environment caches facts in
+    JSON files (the tuned settings do) and the run does not want ``fresh`` facts.
+
+    Returns ansible-runner's ``fact_cache_type``: ``jsonfile`` makes it use a cache in the run's
+    own artifact directory (every fact gathered afresh); anything else leaves the cache settings
+    to ``env``.
+    """
+    effective = {**os.environ, **env}
+    connection = effective.get("ANSIBLE_CACHE_PLUGIN_CONNECTION")
+    if fresh or effective.get("ANSIBLE_CACHE_PLUGIN") != "jsonfile" or not connection:
+        return "jsonfile"
+    cache = tuning.inventory_fact_cache(Path(connection), inventory)
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)  # facts include the remote environment
+    env["ANSIBLE_CACHE_PLUGIN"] = "jsonfile"
+    env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(cache)
+    return "shared"
+
+
 def run_playbook(
     playbook: str,
     inventory: str | Path,
@@ -89,8 +109,13 @@ def run_playbook(
     private_data_dir: str | Path | None = None,
     on_event: EventHandler | None = None,
     quiet: bool = True,
+    fresh_facts: bool = False,
 ) -> RunOutcome:
     """Run ``playbooks/<playbook>.yml`` of the collection and collect role results.
+
+    Facts come from the inventory's shared cache while they are fresh enough (tuning.py);
+    ``fresh_facts`` gathers them again, into this run's own cache (the audit reads them from
+    the run's events).
 
     The events are kept in memory. ansible-runner's own copy of each one on disk
     (``artifacts/*/job_events``) is written only when the caller gives ``private_data_dir``
@@ -114,6 +139,9 @@ def run_playbook(
     if tags:
         cmdline += ["--tags", ",".join(tags)]
 
+    inventory_path = Path(inventory).resolve()
+    env = _env()
+    fact_cache_type = _fact_cache(env, inventory_path, fresh_facts)
     owned_tmp = None
     if private_data_dir is None:
         owned_tmp = tempfile.TemporaryDirectory(prefix="maint-run-")
@@ -123,11 +151,12 @@ def run_playbook(
             private_data_dir=str(private_data_dir),
             project_dir=str(collection_root()),
             playbook=str(playbook_path(playbook)),
-            inventory=str(Path(inventory).resolve()),
+            inventory=str(inventory_path),
             extravars=dict(extravars or {}),
             limit=limit,
             cmdline=" ".join(cmdline) or None,
-            envvars=_env(),
+            envvars=env,
+            fact_cache_type=fact_cache_type,
             event_handler=handle,
             cancel_callback=STOP.is_set,  # also keeps ansible-runner off our signal handlers
             suppress_env_files=True,

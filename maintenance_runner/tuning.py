@@ -18,11 +18,13 @@ What is set, and why:
   payloads costs CPU on both ends, and the CPU is the bottleneck of a small control node.
 * forks sized for the machine: SSH-bound workers wait most of the time, so several per CPU.
 * fact caching in a JSON file directory with ``gathering = smart``: facts gathered once are
-  reused by later plays until they are an hour old. maint's own runs go through ansible-runner,
-  which points the cache at the run's own artifact directory: every maint run gathers fresh
-  facts once per host (the audit reads them from the run's events), and the shared directory
-  serves ansible processes started with this environment outside ansible-runner (the
-  benchmarks' bare runs). ``fact_cache_dir`` names it for a caller that wants runs to share it.
+  reused by later plays until they are an hour old. maint's runs share one cache per inventory
+  (``inventory_fact_cache``: a subdirectory named by a digest of the inventory's path, so two
+  inventories that both have a ``web1`` never read each other's facts): the apply reuses what
+  the plan's or the drift check's check run gathered. The audit is the exception: it reads the
+  facts from its run's events, so it gathers every fact afresh (``execution.run_playbook``'s
+  ``fresh_facts``). The collection's playbooks gather the ``min`` subset (all their roles read)
+  unless ``maint_gather_subset`` says otherwise; the audit asks for ``all``.
 * callbacks: no skipped-host lines on the display, no retry files.
 * mitogen (``maint_mitogen_linear``, in ``ansible_plugins/strategy``): mitogen's linear strategy
   keeps one Python interpreter per host for the whole run instead of starting one for every
@@ -37,6 +39,7 @@ strategy); ``MAINT_ANSIBLE_TUNING=off`` sets nothing.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 from collections.abc import Mapping
@@ -125,6 +128,12 @@ def tuning_dir(base: Mapping[str, str]) -> Path:
     """Where the SSH control sockets and the fact cache live: <XDG cache>/maint/ansible."""
     cache = base.get("XDG_CACHE_HOME") or str(Path(base.get("HOME") or Path.home()) / ".cache")
     return Path(cache) / "maint" / "ansible"
+
+
+def inventory_fact_cache(cache: Path, inventory: Path) -> Path:
+    """The fact cache of runs against ``inventory`` (an absolute path): a subdirectory of
+    ``cache`` named by a digest of that path (pure)."""
+    return cache / hashlib.sha256(str(inventory).encode()).hexdigest()[:16]
 
 
 def fact_cache_dir(base: Mapping[str, str] | None = None) -> Path:

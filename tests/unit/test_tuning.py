@@ -114,3 +114,10 @@ def test_the_strategy_plugin_unpins_mitogen():
     spec.loader.exec_module(module)
     assert type(ansible_mitogen.affinity.policy) is ansible_mitogen.affinity.Policy
     assert issubclass(module.StrategyModule, ansible_mitogen.strategy.StrategyMixin)
+
+
+def test_each_inventory_has_its_own_fact_cache():
+    one = tuning.inventory_fact_cache(Path("/c/facts"), Path("/site-a/hosts.yml"))
+    assert one.parent == Path("/c/facts")
+    assert one == tuning.inventory_fact_cache(Path("/c/facts"), Path("/site-a/hosts.yml"))
+    assert one != tuning.inventory_fact_cache(Path("/c/facts"), Path("/site-b/hosts.yml"))
