@@ -363,7 +363,9 @@ class FollowupsSpec(_Strict):
         start: time = time(9)
         end: time = time(17)  # 24:00 is read as midnight at the end of the day (00:00)
         timezone: str = "Europe/Madrid"
-        holidays: HolidaysSpec | None = HolidaysSpec(country="ES", subdiv="MD")
+        # Not validated here: that loads the holidays package (0.2 s for every command); the
+        # test suite validates it (tests/unit/test_config.py).
+        holidays: HolidaysSpec | None = HolidaysSpec.model_construct(country="ES", subdiv="MD")
         closed: list[date] = Field(default_factory=list)
 
         @field_validator("days")

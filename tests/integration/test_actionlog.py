@@ -9,14 +9,22 @@ from datetime import UTC, datetime, timedelta
 import click
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
 from maintenance_runner.actionlog import ActionLog
 from maintenance_runner.actionlog import models as m
 from maintenance_runner.actionlog.chain import row_hash
-from maintenance_runner.actionlog.store import COPY_THRESHOLD, SPECS
+from maintenance_runner.actionlog.store import (
+    COPY_THRESHOLD,
+    MIGRATIONS,
+    SCHEMA_HEAD,
+    SPECS,
+    at_head,
+)
 from maintenance_runner.clock import FixedClock
 from maintenance_runner.commands_log import log_group
 
@@ -52,6 +60,16 @@ def test_migrations_build_exactly_the_models(store):
         heads = conn.execute(select(m.chain_heads.c.table_name)).scalars().all()
     assert diff == []
     assert sorted(heads) == sorted(m.CHAINED_TABLES)
+
+
+def test_schema_head_is_alembics_head_and_is_read_without_it(store, store_url):
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    assert at_head(store.engine)
+    with store.engine.begin() as conn:  # a database one migration behind is not at head
+        conn.execute(text("UPDATE alembic_version SET version_num = '0001'"))
+    assert not at_head(store.engine)
 
 
 def test_migrating_again_is_harmless(store_url):

@@ -1,9 +1,13 @@
 """The maint command's entry points (click's runner, no ansible run)."""
 
+import subprocess
+import sys
+
+import click
 from click.testing import CliRunner
 
 from maintenance_runner import __version__
-from maintenance_runner.cli import main
+from maintenance_runner.cli import COMMANDS, main
 
 
 def test_version():
@@ -17,6 +21,34 @@ def test_help_lists_the_commands():
     assert result.exit_code == 0
     for command in ("run", "lab"):
         assert f"  {command} " in result.output
+
+
+def test_every_listed_command_loads_under_its_name():
+    ctx = click.Context(main, info_name="maint")
+    assert main.list_commands(ctx) == list(COMMANDS)
+    for name in COMMANDS:
+        command = main.get_command(ctx, name)
+        assert command is not None and command.name == name
+    assert main.get_command(ctx, "defrag") is None
+
+
+def test_a_command_imports_only_its_own_modules():
+    probe = (
+        "import sys\n"
+        "from maintenance_runner.cli import main\n"
+        "try:\n"
+        "    main(['apply', '--help'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('maintenance_runner.'))))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    loaded = set(out.splitlines()[-1].split())
+    assert "maintenance_runner.commands_plan" in loaded
+    for other in ("commands_report", "commands_audit", "commands_tick", "lab"):
+        assert f"maintenance_runner.{other}" not in loaded
 
 
 def test_run_rejects_an_unknown_task_and_a_bad_extra_var(tmp_path):

@@ -15,6 +15,8 @@ from maintenance_runner.commands_config import config_group
 from maintenance_runner.commands_windows import windows_group
 from maintenance_runner.config import (
     ConfigError,
+    FollowupsSpec,
+    HolidaysSpec,
     load_config,
     parse_duration,
     parse_offset,
@@ -295,3 +297,11 @@ def test_yaml_syntax_error_and_missing_file(tmp_path):
     missing = _cli("config", "check", "--config", str(tmp_path / "nope.yml"))
     assert missing.exit_code == 2
     assert "no such file" in missing.stderr
+
+
+def test_the_default_working_hours_holidays_are_valid():
+    """The default is built unvalidated (to keep the holidays package out of every command's
+    start); validating it must pass."""
+    default = FollowupsSpec.WorkingHours().holidays
+    assert default is not None
+    assert HolidaysSpec.model_validate(default.model_dump()) == default
