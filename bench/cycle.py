@@ -22,7 +22,7 @@ MAINT_ANSIBLE_TUNING=ssh (the SSH settings without mitogen); ``pinned`` is tuned
 own ``mitogen_linear`` strategy, which pins processes to CPUs; ``free`` is ``ssh`` with the free
 strategy.
 Every timed run starts cold: its own SSH control directory (masters are closed after the run) and
-ansible-runner's per-run fact cache. Per run the figures are the wall time, the CPU time of the
+its own empty fact cache. Per run the figures are the wall time, the CPU time of the
 runner's process tree (maint, ansible-playbook, its workers, ssh) and of the lab containers
 (cgroup cpuacct), and at ``--memory-size`` the peak memory of the runner's process tree (sum of
 PSS, sampled every 0.5 s with psutil; RSS sum and the largest single RSS beside it).
@@ -66,7 +66,7 @@ MAINT = Path(sys.executable).parent / "maint"
 ARMS = ("default", "tuned", "ssh", "pinned", "free")
 
 
-def arm_env(arm: str, work: Path, control_dir: Path) -> dict[str, str]:
+def arm_env(arm: str, work: Path, control_dir: Path, facts_dir: Path) -> dict[str, str]:
     """The environment of one arm's run: the runner applies its tuning itself (ansible_env)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
     env.pop(tuning.SWITCH, None)
@@ -74,6 +74,7 @@ def arm_env(arm: str, work: Path, control_dir: Path) -> dict[str, str]:
     empty_cfg.touch()
     env["ANSIBLE_CONFIG"] = str(empty_cfg)  # not the checkout's ansible.cfg
     env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = str(control_dir)  # a cold start for every run
+    env["ANSIBLE_CACHE_PLUGIN_CONNECTION"] = str(facts_dir)  # (where the arm caches facts)
     if arm == "default":
         env[tuning.SWITCH] = "off"
     elif arm in ("ssh", "free"):
@@ -166,7 +167,8 @@ class TreeSampler(threading.Thread):
 
 def timed_run(arm: str, inventory: Path, work: Path, prefix: str, memory: bool) -> dict[str, Any]:
     control_dir = Path(tempfile.mkdtemp(prefix="cp-", dir=work))
-    env = arm_env(arm, work, control_dir)
+    facts_dir = Path(tempfile.mkdtemp(prefix="facts-", dir=work))
+    env = arm_env(arm, work, control_dir, facts_dir)
     vars_file = work / "bench-vars.json"
     vars_file.write_text(json.dumps(BENCH_VARS))
     cmd = [str(MAINT), "run", *TASKS, "-i", str(inventory), "-e", f"@{vars_file}", "--json"]
@@ -192,6 +194,7 @@ def timed_run(arm: str, inventory: Path, work: Path, prefix: str, memory: bool) 
     fleet_cpu = (fleet_cpu_ns(prefix) - fleet_before) / 1e9
     close_masters(control_dir)
     shutil.rmtree(control_dir, ignore_errors=True)
+    shutil.rmtree(facts_dir, ignore_errors=True)
     try:
         results = json.loads(out)
     except json.JSONDecodeError:

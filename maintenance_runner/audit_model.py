@@ -23,10 +23,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from .clock import Clock
-from .results import SEVERITIES, Finding, TaskResult
+from .results import FACTS_TASK, SEVERITIES, Finding, TaskResult
 
 AUDIT_TASK = "audit"
-FACTS_TASK = "Gathering Facts"
 
 FIX_NOW = "fix now"
 CYCLE = "enters the preventive cycle"

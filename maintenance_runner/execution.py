@@ -20,7 +20,7 @@ import ansible_runner
 
 from . import tuning
 from .collection import ansible_env, collection_root, playbook_path
-from .results import TaskResult, collect_results
+from .results import TaskResult, collect_results, lean_event
 
 EventHandler = Callable[[Mapping[str, Any]], None]
 
@@ -117,7 +117,8 @@ def run_playbook(
     ``fresh_facts`` gathers them again, into this run's own cache (the audit reads them from
     the run's events).
 
-    The events are kept in memory. ansible-runner's own copy of each one on disk
+    The events are kept in memory, lean (``results.lean_event``); ``on_event`` sees each one
+    whole. ansible-runner's own copy of each one on disk
     (``artifacts/*/job_events``) is written only when the caller gives ``private_data_dir``
     and so keeps the artifacts: otherwise it would be JSON-encoded into a temporary directory
     that is removed afterwards, on the runner's CPU, while Ansible needs that CPU.
@@ -126,9 +127,9 @@ def run_playbook(
     keep_artifacts = private_data_dir is not None
 
     def handle(event: Mapping[str, Any]) -> bool:
-        events.append(event)
         if on_event is not None:
             on_event(event)
+        events.append(lean_event(event))
         return keep_artifacts
 
     cmdline = []

@@ -70,6 +70,35 @@ class TaskResult:
         }
 
 
+FACTS_TASK = "Gathering Facts"  # the play's implicit fact gathering
+KEPT_FACTS = frozenset({"maint_result"})  # the only facts read from other tasks' events
+
+
+def lean_event(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    """What a run keeps of an event in memory: no display text (``stdout``), and of the facts a
+    task returned, other than fact gathering's, only ``maint_result``.
+
+    The rest (``package_facts``' list of every installed package, service lists) is read by
+    nobody; held for every host and task it made the runner the largest process of a
+    200-host run. Returns the event itself when there is nothing to leave out.
+    """
+    data = event.get("event_data")
+    res = data.get("res") if isinstance(data, Mapping) else None
+    facts = res.get("ansible_facts") if isinstance(res, Mapping) else None
+    trim_facts = (
+        isinstance(facts, Mapping)
+        and data.get("task") != FACTS_TASK
+        and any(key not in KEPT_FACTS for key in facts)
+    )
+    if "stdout" not in event and not trim_facts:
+        return event
+    kept = {key: value for key, value in event.items() if key != "stdout"}
+    if trim_facts:
+        kept_facts = {key: value for key, value in facts.items() if key in KEPT_FACTS}
+        kept["event_data"] = {**data, "res": {**res, "ansible_facts": kept_facts}}
+    return kept
+
+
 def _role_name(event_data: Mapping[str, Any]) -> str:
     role = str(event_data.get("role") or "")
     return role.rsplit(".", 1)[-1]

@@ -3,7 +3,7 @@
 import pytest
 
 from maintenance_runner.render import summarize
-from maintenance_runner.results import TaskResult, collect_results
+from maintenance_runner.results import FACTS_TASK, TaskResult, collect_results, lean_event
 
 
 def ok_event(host, fact, role="maint.preventive.patching"):
@@ -100,3 +100,34 @@ def test_summary_ranks_findings_and_shows_packages():
     assert "[medium] patching.reboot_pending: Reboot required" in text
     assert "maint-fixture 1.0 -> 1.1" in text
     assert summarize([]).startswith("no results")
+
+
+def test_lean_events_keep_what_results_and_the_audit_read():
+    packages = {"bash": [{"version": "5.2"}], "openssh-server": [{"version": "9.2"}]}
+    facts_of_a_probe = {
+        "event": "runner_on_ok",
+        "stdout": "ok: [web1]",
+        "event_data": {
+            "host": "web1",
+            "task": "AV-01 | Check which ClamAV packages are installed",
+            "res": {"ansible_facts": {"packages": packages}, "changed": False},
+        },
+    }
+    lean = lean_event(facts_of_a_probe)
+    assert "stdout" not in lean
+    assert lean["event_data"]["res"] == {"ansible_facts": {}, "changed": False}
+    assert lean["event_data"]["host"] == "web1"
+    assert facts_of_a_probe["event_data"]["res"]["ansible_facts"]["packages"] == packages
+
+    published = ok_event("web1", FACT)
+    published["event_data"]["res"]["ansible_facts"]["packages"] = packages
+    assert collect_results([lean_event(published)]) == collect_results([published])
+    assert set(lean_event(published)["event_data"]["res"]["ansible_facts"]) == {"maint_result"}
+
+    gathered = {
+        "event": "runner_on_ok",
+        "event_data": {"host": "web1", "task": FACTS_TASK, "res": {"ansible_facts": packages}},
+    }
+    assert lean_event(gathered) is gathered  # the audit reads every gathered fact
+    plain = ok_event("web1", FACT)
+    assert lean_event(plain) is plain  # nothing to leave out: no copy
