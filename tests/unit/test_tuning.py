@@ -102,16 +102,9 @@ def test_mitogen_missing_is_a_one_line_error(monkeypatch):
 
 def test_the_strategy_plugin_unpins_mitogen():
     """Loading the plugin replaces mitogen's CPU placement with the no-op base policy."""
-    import importlib.util
-
     import ansible_mitogen.affinity
 
-    spec = importlib.util.spec_from_file_location(
-        "maint_strategy_probe", tuning.STRATEGY_DIR / "maint_mitogen_linear.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = _strategy_module()
     assert type(ansible_mitogen.affinity.policy) is ansible_mitogen.affinity.Policy
     assert issubclass(module.StrategyModule, ansible_mitogen.strategy.StrategyMixin)
 
@@ -121,3 +114,65 @@ def test_each_inventory_has_its_own_fact_cache():
     assert one.parent == Path("/c/facts")
     assert one == tuning.inventory_fact_cache(Path("/c/facts"), Path("/site-a/hosts.yml"))
     assert one != tuning.inventory_fact_cache(Path("/c/facts"), Path("/site-b/hosts.yml"))
+
+
+def _strategy_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "maint_strategy_probe", tuning.STRATEGY_DIR / "maint_mitogen_linear.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_strategy_lists_the_collections_once_for_mitogen_planner():
+    """mitogen's planner gets the same collection directories, from a list made only once."""
+    import types
+
+    import ansible_mitogen.planner
+    from ansible.plugins.loader import init_plugin_loader
+
+    init_plugin_loader()
+    module = _strategy_module()
+    dirs = module.CollectionDirs()
+    first = types.SimpleNamespace(_extra_sys_paths=set())
+    dirs.add_to(first)
+    posix = "ansible_collections/ansible/posix"
+    assert any(path.endswith(posix) for path in first._extra_sys_paths)
+    listed = dirs.dirs
+    second = types.SimpleNamespace(_extra_sys_paths=set())
+    dirs.add_to(second)
+    assert dirs.dirs is listed  # not listed again
+    assert second._extra_sys_paths == first._extra_sys_paths
+    assert ansible_mitogen.planner._load_collections == module.COLLECTION_DIRS.add_to
+
+
+def test_waiting_for_a_worker_sleeps_until_one_exits():
+    import multiprocessing
+    import time
+
+    module = _strategy_module()
+    ctx = multiprocessing.get_context("fork")
+    short = ctx.Process(target=time.sleep, args=(0.3,))
+    long = ctx.Process(target=time.sleep, args=(30,))
+    short.start()
+    long.start()
+    try:
+        started = time.monotonic()
+        module.wait_for_free_worker([short, long], lambda: False, timeout=5.0)
+        waited = time.monotonic() - started
+        assert not short.is_alive() and long.is_alive()
+        assert 0.2 < waited < 5.0  # woken by the short worker's exit, not by the timeout
+        # A free slot (None, or an ended worker) returns at once, as does a stopped run.
+        started = time.monotonic()
+        module.wait_for_free_worker([None, long], lambda: False, timeout=5.0)
+        module.wait_for_free_worker([short, long], lambda: False, timeout=5.0)
+        module.wait_for_free_worker([long], lambda: True, timeout=5.0)
+        assert time.monotonic() - started < 1.0
+    finally:
+        long.terminate()
+        long.join()
+        short.join()
