@@ -30,7 +30,8 @@ What is set, and why:
   keeps one Python interpreter per host for the whole run instead of starting one for every
   task, over the same SSH connection, sudo included. On the lab fleet it cut the hosts' CPU to
   a quarter and the cycle's wall time by half; the plugin leaves mitogen's CPU pinning
-  out (see its docstring). ansible-core warns that strategy plugins outside ansible.builtin are
+  out, lists the installed collections once per run, and sleeps while every worker is busy
+  (see its docstring). ansible-core warns that strategy plugins outside ansible.builtin are
   deprecated, once per run.
 
 ``MAINT_ANSIBLE_TUNING=ssh`` keeps every setting above but mitogen (Ansible's own linear
