@@ -128,26 +128,51 @@ def _strategy_module():
     return module
 
 
+PLANNER_PROBE = """
+import importlib.util, json, sys, types
+from ansible.plugins.loader import init_plugin_loader
+init_plugin_loader()
+import ansible_mitogen.planner
+mitogens = types.SimpleNamespace(_extra_sys_paths=set())
+ansible_mitogen.planner._load_collections(mitogens)
+spec = importlib.util.spec_from_file_location("probe", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+first = types.SimpleNamespace(_extra_sys_paths=set())
+ansible_mitogen.planner._load_collections(first)
+listed = module.COLLECTION_DIRS.dirs
+second = types.SimpleNamespace(_extra_sys_paths=set())
+ansible_mitogen.planner._load_collections(second)
+print(json.dumps({
+    "mitogen": sorted(mitogens._extra_sys_paths),
+    "first": sorted(first._extra_sys_paths),
+    "second": sorted(second._extra_sys_paths),
+    "listed_once": module.COLLECTION_DIRS.dirs is listed,
+}))
+"""
+
+
 def test_the_strategy_lists_the_collections_once_for_mitogen_planner():
-    """mitogen's planner gets the same collection directories, from a list made only once."""
-    import types
+    """mitogen's planner gets the same collection directories, from a list made only once.
 
-    import ansible_mitogen.planner
-    from ansible.plugins.loader import init_plugin_loader
+    In a process of its own: the collection loader is process-wide state."""
+    import json
+    import subprocess
+    import sys
 
-    init_plugin_loader()
-    module = _strategy_module()
-    dirs = module.CollectionDirs()
-    first = types.SimpleNamespace(_extra_sys_paths=set())
-    dirs.add_to(first)
-    posix = "ansible_collections/ansible/posix"
-    assert any(path.endswith(posix) for path in first._extra_sys_paths)
-    listed = dirs.dirs
-    second = types.SimpleNamespace(_extra_sys_paths=set())
-    dirs.add_to(second)
-    assert dirs.dirs is listed  # not listed again
-    assert second._extra_sys_paths == first._extra_sys_paths
-    assert ansible_mitogen.planner._load_collections == module.COLLECTION_DIRS.add_to
+    plugin = tuning.STRATEGY_DIR / "maint_mitogen_linear.py"
+    out = subprocess.run(
+        [sys.executable, "-c", PLANNER_PROBE, str(plugin)],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    ).stdout
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert any(path.endswith("ansible_collections/ansible/posix") for path in seen["mitogen"])
+    assert seen["first"] == seen["mitogen"]
+    assert seen["second"] == seen["mitogen"]
+    assert seen["listed_once"]
 
 
 def test_waiting_for_a_worker_sleeps_until_one_exits():
