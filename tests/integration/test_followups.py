@@ -312,6 +312,44 @@ def test_a_sync_with_nothing_to_open_does_not_read_the_inventory(site):
     assert result.output.startswith("opened 0 follow-up(s)")
 
 
+FOLLOWUPS_PROBE = """
+import json, sys
+from maintenance_runner.actionlog import ActionLog
+from maintenance_runner.config import load_config
+from maintenance_runner.followups import create_from_config
+config = load_config(sys.argv[1])
+log = ActionLog(sys.argv[2])
+run = log.start_run("monthly-servers", run_uid=sys.argv[3])
+log.append("findings", json.loads(sys.argv[4]), {"run_id": run})
+log.finish_run(run)
+print(len(create_from_config(log, config, run, groups={})), "holidays" in sys.modules)
+"""
+
+
+@pytest.mark.parametrize("findings", [0, 1])
+def test_a_run_without_findings_does_not_build_the_calendar(site, store_url, findings):
+    # the default working-hours calendar loads the holidays package, about 0.25 s of every apply
+    import subprocess
+    import sys
+
+    rows = [_finding("ws02", "hardening.ssh_root_login", "high")][:findings]
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            FOLLOWUPS_PROBE,
+            str(site),
+            store_url,
+            f"r{findings}x",
+            json.dumps(rows),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert out == [str(findings), str(bool(findings))]
+
+
 def test_cli_sync_list_show_and_actions(site):
     c = ("--config", site)
     result = invoke("sync", "--run", "r1", *c, "--at", "2026-12-04T15:00Z")
