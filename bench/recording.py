@@ -17,6 +17,12 @@ runs share the runner environment's cache, and apply reads its inventory's cache
 plan's check run filled (in a real window, the drift check does). ``apply / same`` is the
 recording's own cost; ``same / bare`` is what ``--diff`` costs.
 
+A fourth side, ``runner``, runs the same playbook through the runner's own call of
+ansible-runner (``execution.run_playbook`` with ``--diff``, the apply's fact cache, every event
+handed to a handler), in a Python process that does nothing else: ``runner / same`` is what
+ansible-runner's event transport costs, ``apply / runner`` what maint adds around it (start,
+plan checks, the action log).
+
     sudo .venv/bin/python bench/recording.py --hosts 10 --repeat 5
     sudo .venv/bin/python bench/recording.py --hosts 10 --repeat 3 \
         --tasks access_review,backup_verify,antivirus,patching,hardening
@@ -59,6 +65,17 @@ def sh(*args: str, cwd: Path, env: dict[str, str] | None = None) -> float:
             f"{' '.join(args[:3])}... failed ({proc.returncode}):\n{proc.stderr[-2000:]}"
         )
     return took
+
+
+RUNNER_SIDE = """
+import json, sys
+from maintenance_runner.execution import run_playbook
+seen = []
+outcome = run_playbook(
+    "preventive", sys.argv[1], extravars=json.loads(sys.argv[2]), diff=True, on_event=seen.append
+)
+sys.exit(0 if outcome.rc == 0 and seen else 1)
+"""
 
 
 def main() -> None:
@@ -123,7 +140,7 @@ def main() -> None:
         inventory.write_text(yaml.safe_dump(listing))
     bare_env = {**env, **ansible_env()}
     extra = json.dumps({"maint_tasks": tasks, "maint_targets": "all"})
-    times: dict[str, list[float]] = {"bare": [], "same": [], "apply": []}
+    times: dict[str, list[float]] = {"bare": [], "same": [], "runner": [], "apply": []}
 
     def run_bare(same: bool = False) -> float:
         """Bare ansible-playbook of the same playbook, from the collection root, same env.
@@ -145,12 +162,16 @@ def main() -> None:
             sh(maint, "approve", str(plan), "--key", "alice", cwd=site, env=env)
             drift = [] if args.with_drift else ["--no-drift-check"]
             # the order alternates, so neither side always runs on a machine the other warmed
-            sides = ("apply", "same", "bare")
+            sides = ("apply", "runner", "same", "bare")
             order = sides if round_ % 2 == 0 else tuple(reversed(sides))
             took: dict[str, float] = {}
             for side in order:
                 if side == "apply":
                     took[side] = sh(maint, "apply", str(plan), *drift, cwd=site, env=env)
+                elif side == "runner":
+                    took[side] = sh(
+                        sys.executable, "-c", RUNNER_SIDE, str(inventory), extra, cwd=site, env=env
+                    )
                 else:
                     took[side] = run_bare(same=side == "same")
             if round_:  # round 0 warms up maint apply
@@ -158,7 +179,8 @@ def main() -> None:
                     times[side].append(took[side])
             print(
                 f"round {round_}: ansible-playbook {took['bare']:.1f}s"
-                f"  same work {took['same']:.1f}s  maint apply {took['apply']:.1f}s",
+                f"  same work {took['same']:.1f}s  runner {took['runner']:.1f}s"
+                f"  maint apply {took['apply']:.1f}s",
                 file=sys.stderr,
             )
     finally:
@@ -168,7 +190,12 @@ def main() -> None:
         f"hosts={args.hosts} tasks={','.join(tasks)} repeat={args.repeat}"
         f" drift_check={'on' if args.with_drift else 'off'}"
     )
-    labels = {"bare": "ansible-playbook", "same": "same work", "apply": "maint apply"}
+    labels = {
+        "bare": "ansible-playbook",
+        "same": "same work",
+        "runner": "ansible-runner",
+        "apply": "maint apply",
+    }
     for side, label in labels.items():
         runs = [round(x, 2) for x in times[side]]
         print(f"{label:<16} median {medians[side]:.2f}s  runs {runs}")
@@ -179,6 +206,8 @@ def main() -> None:
         f"  (per round {[round(x, 2) for x in pairs]})"
     )
     print(f"ratio same work / ansible-playbook = {medians['same'] / medians['bare']:.3f}")
+    print(f"ratio ansible-runner / same work = {medians['runner'] / medians['same']:.3f}")
+    print(f"ratio maint apply / ansible-runner = {medians['apply'] / medians['runner']:.3f}")
 
 
 if __name__ == "__main__":
