@@ -16,6 +16,7 @@ How an occurrence is made (docs/configuration.md has the user-facing version):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -59,13 +60,43 @@ class Occurrence:
         return self.local(self.start).replace(tzinfo=None) != self.wall_start
 
 
+RULE_EPOCH = date(2000, 1, 1)  # an RRULE's start: a Saturday, 1 January, midnight
+
+
+def rule_anchor(text: str, first: date) -> datetime:
+    """Where to start evaluating the RRULE ``text`` for its days from ``first`` on.
+
+    Rules count from :data:`RULE_EPOCH`, which also gives the parts a rule leaves out: the
+    weekday of a WEEKLY rule without BYDAY (Saturday), the day of a MONTHLY one (the 1st), the
+    day and month of a YEARLY one, the time of day. A rule with an INTERVAL above 1 or a COUNT
+    counts its steps from there, one with its own DTSTART ignores the anchor, and dateutil
+    loses the days of a BYWEEKNO rule that fall in the week before a later anchor: those start
+    at the epoch. Any other rule has no phase, so it picks the same days from the latest
+    1 January on or before ``first`` that is a Saturday too (2022, 2028, ...), and is not
+    walked day by day from 2000: 9,800 steps for a daily rule in 2026, 1,800 from 2022.
+    """
+    tokens = re.split(r"[;:\s]+", text.upper())
+    if (
+        first <= RULE_EPOCH
+        or any(t.startswith(("COUNT=", "DTSTART", "BYWEEKNO=")) for t in tokens)
+        or any(t.startswith("INTERVAL=") and t != "INTERVAL=1" for t in tokens)
+    ):
+        return datetime.combine(RULE_EPOCH, datetime.min.time())
+    year = first.year
+    while year > RULE_EPOCH.year and (
+        date(year, 1, 1) > first or date(year, 1, 1).weekday() != RULE_EPOCH.weekday()
+    ):
+        year -= 1
+    return datetime(year, 1, 1)
+
+
 def _rule_days(window: Window, first: date) -> Iterator[date]:
     """Days picked by the schedule, ascending, from ``first`` on (without offset)."""
     text = window.schedule
     if is_rrule(text):
         from dateutil.rrule import rrulestr
 
-        rule = rrulestr(text, dtstart=datetime(2000, 1, 1), forceset=True)
+        rule = rrulestr(text, dtstart=rule_anchor(text, first), forceset=True)
         anchor = datetime.combine(first, datetime.min.time())
         try:
             found = rule.xafter(anchor, inc=True)

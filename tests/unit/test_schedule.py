@@ -319,3 +319,65 @@ def test_windows_list_and_unknown_name(config_file):
     unknown = run("next", "weekly", "--config", config_file)
     assert unknown.exit_code == 2
     assert "no window named 'weekly' (known: nightly)" in unknown.output
+
+
+RULES = [
+    "RRULE:FREQ=DAILY",
+    "RRULE:FREQ=WEEKLY",  # the weekday comes from the anchor
+    "RRULE:FREQ=WEEKLY;BYDAY=TU,TH",
+    "RRULE:FREQ=MONTHLY",  # the day of the month comes from the anchor
+    "RRULE:FREQ=MONTHLY;BYDAY=2TU",
+    "RRULE:FREQ=MONTHLY;BYMONTHDAY=-1",
+    "RRULE:FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1",
+    "RRULE:FREQ=YEARLY",  # day and month from the anchor
+    "RRULE:FREQ=YEARLY;BYMONTH=6;BYDAY=1MO",
+    "RRULE:FREQ=WEEKLY;BYDAY=SA;BYWEEKNO=1,20,52;WKST=MO",  # kept at the epoch
+    "RRULE:FREQ=WEEKLY;BYDAY=MO,FR;BYSETPOS=1;WKST=SU",
+    "RRULE:FREQ=YEARLY;BYYEARDAY=1,-1",
+    "RRULE:FREQ=YEARLY;BYDAY=-1FR",
+    "RRULE:FREQ=YEARLY;BYMONTH=1;BYDAY=SA,SU;BYSETPOS=1,-1",
+    "RRULE:FREQ=DAILY;INTERVAL=1;BYDAY=SU",
+    "RRULE:FREQ=DAILY;INTERVAL=3",  # phase from 2000: kept at the epoch
+    "RRULE:FREQ=WEEKLY;INTERVAL=2;BYDAY=MO",
+    "RRULE:FREQ=MONTHLY;INTERVAL=5",
+    "RRULE:FREQ=DAILY;COUNT=9000",  # counted from 2000
+    "RRULE:FREQ=MONTHLY;BYDAY=1WE;UNTIL=20261231T000000",
+    "DTSTART:20210305T000000\nRRULE:FREQ=WEEKLY",
+]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_a_rule_picks_the_same_days_from_a_later_anchor(rule):
+    """The anchor skips the walk from 2000 only where it cannot change a day the rule picks."""
+    from dateutil.rrule import rrulestr
+
+    from maintenance_runner.schedule import _rule_days
+
+    _, window = make({"schedule": rule})
+    epoch = rrulestr(rule, dtstart=datetime(2000, 1, 1), forceset=True)
+    for first in (date(2000, 1, 1), date(2003, 7, 9), date(2021, 12, 31), date(2022, 1, 1),
+                  date(2022, 1, 2), date(2026, 11, 25), date(2027, 12, 31), date(2028, 1, 1),
+                  date(2033, 2, 28), date(2041, 6, 1)):  # fmt: skip
+        start = datetime.combine(first, datetime.min.time())
+        want = []
+        for hit in epoch.xafter(start, inc=True):
+            if not want or hit.date() != want[-1]:
+                want.append(hit.date())
+            if len(want) == 40:
+                break
+        days = _rule_days(window, first)
+        got = [d for _, d in zip(range(len(want)), days, strict=False)]
+        assert got == want, (rule, first)
+
+
+def test_the_anchor_is_a_saturday_new_year_unless_the_rule_counts_from_2000():
+    from maintenance_runner.schedule import rule_anchor
+
+    assert rule_anchor("RRULE:FREQ=DAILY", date(2026, 11, 25)) == datetime(2022, 1, 1)
+    assert rule_anchor("RRULE:FREQ=WEEKLY", date(2022, 1, 1)) == datetime(2022, 1, 1)
+    assert rule_anchor("RRULE:FREQ=WEEKLY", date(2021, 12, 31)) == datetime(2011, 1, 1)
+    assert rule_anchor("RRULE:FREQ=DAILY", date(1999, 5, 1)) == datetime(2000, 1, 1)
+    for counted in ("RRULE:FREQ=DAILY;INTERVAL=2", "RRULE:FREQ=DAILY;COUNT=3",
+                    "RRULE:FREQ=WEEKLY;BYWEEKNO=1",
+                    "DTSTART:20200101T000000\nRRULE:FREQ=DAILY"):  # fmt: skip
+        assert rule_anchor(counted, date(2026, 11, 25)) == datetime(2000, 1, 1)
