@@ -288,20 +288,36 @@ def _refuse(gate: Gate) -> None:
     )
 
 
-class _Bar:
-    """A rich progress bar on stderr: batch, hosts done and failed, the current task."""
+class _Lines:
+    """Apply's progress where stderr is not a terminal (a log, cron, CI): one line per batch
+    and per finished host, without loading rich."""
+
+    def __enter__(self) -> _Lines:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        return None
+
+    def __call__(self, kind: str, info: Mapping[str, Any]) -> None:
+        if kind == "batch":
+            click.echo(f"batch {info['number']}/{info['of']}: {', '.join(info['hosts'])}", err=True)
+        elif kind == "host_done":
+            click.echo(f"  {info['host']}: {str(info['status']).replace('_', ' ')}", err=True)
+
+
+class _Bar(_Lines):
+    """A rich progress bar on a terminal's stderr: batch, hosts done and failed, the task."""
 
     def __init__(self, total: int) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-        self.console = Console(stderr=True)
         self.progress = Progress(
             TextColumn("{task.fields[batch]}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("hosts, {task.fields[failed]} failed · {task.fields[current]}"),
-            console=self.console,
+            console=Console(stderr=True),
             transient=False,
         )
         self.task = self.progress.add_task(
@@ -309,21 +325,26 @@ class _Bar:
         )
         self.failed = 0
 
+    def __enter__(self) -> _Bar:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.progress.stop()
+
     def __call__(self, kind: str, info: Mapping[str, Any]) -> None:
         if kind == "batch":
             self.progress.update(self.task, batch=f"batch {info['number']}/{info['of']}")
-            if not self.console.is_terminal:
-                self.console.print(
-                    f"batch {info['number']}/{info['of']}: {', '.join(info['hosts'])}"
-                )
         elif kind == "task":
             self.progress.update(self.task, current=str(info.get("task", ""))[:60])
         elif kind == "host_done":
             if info.get("status") != "done":
                 self.failed += 1
             self.progress.update(self.task, advance=1, failed=self.failed)
-            if not self.console.is_terminal:
-                self.console.print(f"  {info['host']}: {str(info['status']).replace('_', ' ')}")
+
+
+def _progress(total: int) -> _Lines:
+    return _Bar(total) if sys.stderr.isatty() else _Lines()
 
 
 @click.command("apply")
@@ -487,7 +508,7 @@ def run_apply(
         record_events(log, run_id, [{"host": None, "task": None, "event": "note", "name": None,
                                      "changed": False, "message": "resuming: already finished: "
                                      + ", ".join(sorted(done_before))}])  # fmt: skip
-    bar = progress or _Bar(len(hosts))
+    bar = progress or _progress(len(hosts))
     applier = Applier(
         {**raw, "_emergency": emergency_sig is not None},
         log,
@@ -500,8 +521,8 @@ def run_apply(
     STOP.clear()
     previous = signal.signal(signal.SIGTERM, request_stop)
     try:
-        if isinstance(bar, _Bar):
-            with bar.progress:
+        if isinstance(bar, _Lines):
+            with bar:
                 summary = applier.apply(hosts)
         else:
             summary = applier.apply(hosts)

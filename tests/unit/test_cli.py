@@ -66,3 +66,38 @@ def test_run_requires_an_existing_inventory(tmp_path):
     result = CliRunner().invoke(main, ["run", "patching", "-i", str(tmp_path / "missing.yml")])
     assert result.exit_code == 2
     assert "does not exist" in result.output
+
+
+def test_apply_progress_is_plain_lines_without_rich_off_a_terminal():
+    """Cron, CI and logs get one line per batch and host, and apply does not load rich."""
+    probe = (
+        "import sys\n"
+        "from maintenance_runner.commands_plan import _progress\n"
+        "with _progress(2) as bar:\n"
+        "    bar('batch', {'number': 1, 'of': 1, 'hosts': ['web1', 'db1']})\n"
+        "    bar('task', {'task': 'PATCH-04 | Apply'})\n"
+        "    bar('host_done', {'host': 'web1', 'status': 'done'})\n"
+        "    bar('host_done', {'host': 'db1', 'status': 'rolled_back'})\n"
+        "print(type(bar).__name__, 'rich' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert proc.stdout.split() == ["_Lines", "False"]
+    assert proc.stderr.splitlines() == [
+        "batch 1/1: web1, db1",
+        "  web1: done",
+        "  db1: rolled back",
+    ]
+
+
+def test_apply_progress_bar_counts_hosts_and_failures():
+    from maintenance_runner.commands_plan import _Bar
+
+    bar = _Bar(2)
+    with bar:
+        bar("batch", {"number": 1, "of": 2, "hosts": ["web1"]})
+        bar("task", {"task": "PATCH-04 | Apply"})
+        bar("host_done", {"host": "web1", "status": "done"})
+        bar("host_done", {"host": "db1", "status": "rolled_back"})
+    task = bar.progress.tasks[0]
+    assert (task.completed, task.fields["failed"], task.fields["batch"]) == (2, 1, "batch 1/2")
+    assert task.fields["current"] == "PATCH-04 | Apply"
