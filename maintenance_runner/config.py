@@ -92,6 +92,11 @@ def parse_zone(name: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone {name!r}") from None
 
 
+# Every RRULE is evaluated from here unless it has its own DTSTART: a Saturday, 1 January,
+# midnight (schedule.rule_anchor picks a later start where that changes no day).
+RULE_EPOCH = date(2000, 1, 1)
+
+
 def is_rrule(schedule: str) -> bool:
     upper = schedule.strip().upper()
     return upper.startswith(("RRULE:", "DTSTART", "FREQ="))
@@ -105,10 +110,11 @@ def check_schedule(schedule: str) -> None:
     text = schedule.strip()
     if is_rrule(text):
         try:
-            rule = rrulestr(text, dtstart=datetime(2000, 1, 1), forceset=True)
+            epoch = datetime.combine(RULE_EPOCH, datetime.min.time())
+            rule = rrulestr(text, dtstart=epoch, forceset=True)
         except (ValueError, TypeError, KeyError) as exc:
             raise ValueError(f"bad RRULE {schedule!r}: {exc}") from None
-        if rule.after(datetime(2000, 1, 1), inc=True) is None:
+        if rule.after(epoch, inc=True) is None:
             raise ValueError(f"RRULE {schedule!r} never occurs")
         return
     if not croniter.is_valid(text):

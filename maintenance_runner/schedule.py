@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from .calendars import Blackout, all_blackouts
 from .clock import local_to_utc
-from .config import MaintConfig, Window, is_rrule
+from .config import RULE_EPOCH, MaintConfig, Window, is_rrule
 
 MAX_MOVE_DAYS = 31
 OccurrenceStatus = Literal["planned", "skipped"]
@@ -60,13 +60,10 @@ class Occurrence:
         return self.local(self.start).replace(tzinfo=None) != self.wall_start
 
 
-RULE_EPOCH = date(2000, 1, 1)  # an RRULE's start: a Saturday, 1 January, midnight
-
-
 def rule_anchor(text: str, first: date) -> datetime:
     """Where to start evaluating the RRULE ``text`` for its days from ``first`` on.
 
-    Rules count from :data:`RULE_EPOCH`, which also gives the parts a rule leaves out: the
+    Rules count from ``RULE_EPOCH``, which also gives the parts a rule leaves out: the
     weekday of a WEEKLY rule without BYDAY (Saturday), the day of a MONTHLY one (the 1st), the
     day and month of a YEARLY one, the time of day. A rule with an INTERVAL above 1 or a COUNT
     counts its steps from there, one with its own DTSTART ignores the anchor, and dateutil
