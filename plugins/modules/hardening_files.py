@@ -12,7 +12,7 @@ description:
     (mode and ownership of an existing file or directory).
   - An entry may carry C(validate), a command with C(%s) for the candidate file; it runs before
     the live file is replaced, and a failing validation fails the entry and leaves the file.
-  - In check mode nothing is written and every entry reports whether it would change: that is
+  - In check mode nothing is written and every entry reports whether it would change; that is
     the audit. Backups are taken before by M(maint.preventive.hardening_backup).
 version_added: "0.1.0"
 author: maint developers

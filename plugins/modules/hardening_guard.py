@@ -11,7 +11,7 @@ description:
   - Reads the live sshd configuration (C(sshd -T)), the account's authorized keys files (as
     sshd resolves C(AuthorizedKeysFile)), its groups and C(sudo -l -U user), and evaluates the
     sshd settings the run is about to apply.
-  - Never changes the host and never fails on a problem: it returns C(safe) and C(problems) so
+  - Never changes the host and never fails on a problem; it returns C(safe) and C(problems) so
     the role can publish its result before refusing.
 version_added: "0.1.0"
 author: maint developers
