@@ -126,12 +126,20 @@ def seeded(site):
 def test_every_seeded_fault_is_a_finding_on_its_host_and_nowhere_else(site, planned):
     expected = seeded(site)
     assert sorted(planned["plan"]["hosts"]) == HOSTS
+    baseline = {}
     for host in HOSTS:
         found = {f["id"] for f in planned["plan"]["hosts"][host]["findings"]}
         assert expected[host] <= found, f"{host}: missing {expected[host] - found}"
         assert found & SEEDED <= expected[host], (
             f"{host}: unexpected {found & SEEDED - expected[host]}"
         )
+        baseline[host] = found - SEEDED
+    # Nothing else: what no fault explains is the image's own state, the same on every host,
+    # and only hardening's (the lab image is not hardened; the other tasks find nothing on it).
+    first = baseline[HOSTS[0]]
+    for host in HOSTS[1:]:
+        assert baseline[host] == first, f"{host}: {baseline[host] ^ first} differ from host 1"
+    assert {fid.split(".", 1)[0] for fid in first} == {"hardening"}, sorted(first)
 
 
 def test_two_approvals_then_apply_rolls_back_the_forced_failure_and_fixes_the_rest(site, planned):
