@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import datetime
 
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+
 BUILTIN_ADMINS = ("Administrator", "Domain Admins")
+
+_finding = finder("access_review")
 
 
 def _as_list(value):
@@ -57,13 +61,13 @@ def access_review_windows_findings(
             name = _short(member.get("name", ""))
             if name.lower() not in approved:
                 findings.append(
-                    {
-                        "id": "access_review.unapproved_admin",
-                        "severity": "high",
-                        "message": "'%s' is a member of the local Administrators group" % name,
-                        "recommendation": "Confirm that '%s' needs administrator rights; if not, "
+                    _finding(
+                        "unapproved_admin",
+                        "high",
+                        "'%s' is a member of the local Administrators group" % name,
+                        "Confirm that '%s' needs administrator rights; if not, "
                         "have it removed from Administrators." % name,
-                    }
+                    )
                 )
     for user in _as_list(users):
         if not user.get("enabled"):
@@ -71,44 +75,41 @@ def access_review_windows_findings(
         name = user.get("name", "?")
         if name.lower() == "guest":
             findings.append(
-                {
-                    "id": "access_review.guest_enabled",
-                    "severity": "high",
-                    "message": "The Guest account is enabled",
-                    "recommendation": "Have the Guest account disabled.",
-                }
+                _finding(
+                    "guest_enabled",
+                    "high",
+                    "The Guest account is enabled",
+                    "Have the Guest account disabled.",
+                )
             )
             continue
         last = _parse_time(user.get("last_logon"))
         if last is not None and (now - last).days > stale_days:
             findings.append(
-                {
-                    "id": "access_review.stale_account",
-                    "severity": "medium",
-                    "message": "Account '%s' last logged on %d days ago"
-                    % (name, (now - last).days),
-                    "recommendation": "Check whether '%s' is still needed; if not, have it "
-                    "disabled." % name,
-                }
+                _finding(
+                    "stale_account",
+                    "medium",
+                    "Account '%s' last logged on %d days ago" % (name, (now - last).days),
+                    "Check whether '%s' is still needed; if not, have it disabled." % name,
+                )
             )
     if rdp_enabled and not rdp_allowed:
         findings.append(
-            {
-                "id": "access_review.rdp_enabled",
-                "severity": "high",
-                "message": "Remote Desktop is enabled although this host should not offer it",
-                "recommendation": "Disable Remote Desktop, or record that it is needed.",
-            }
+            _finding(
+                "rdp_enabled",
+                "high",
+                "Remote Desktop is enabled although this host should not offer it",
+                "Disable Remote Desktop, or record that it is needed.",
+            )
         )
     if rdp_enabled and not nla_required:
         findings.append(
-            {
-                "id": "access_review.rdp_without_nla",
-                "severity": "high",
-                "message": "Remote Desktop accepts connections without Network Level "
-                "Authentication",
-                "recommendation": "Require Network Level Authentication for Remote Desktop.",
-            }
+            _finding(
+                "rdp_without_nla",
+                "high",
+                "Remote Desktop accepts connections without Network Level Authentication",
+                "Require Network Level Authentication for Remote Desktop.",
+            )
         )
     return findings
 

@@ -6,16 +6,12 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+
 DOCUMENTATION_NOTE = "See docs/roles/antivirus.md for the finding ids."
 
 
-def _finding(fid, severity, message, recommendation):
-    return {
-        "id": "antivirus." + fid,
-        "severity": severity,
-        "message": message,
-        "recommendation": recommendation,
-    }
+_finding = finder("antivirus")
 
 
 def _update_findings(update):

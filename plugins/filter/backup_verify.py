@@ -8,16 +8,12 @@ the Veeam path, whose data comes from PowerShell.
 
 from __future__ import annotations
 
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+
 DOCUMENTATION_NOTE = "See docs/roles/backup_verify.md for the finding ids."
 
 
-def _finding(check, severity, message, recommendation):
-    return {
-        "id": "backup_verify." + check,
-        "severity": severity,
-        "message": message,
-        "recommendation": recommendation,
-    }
+_finding = finder("backup_verify")
 
 
 def backup_verify_veeam_findings(jobs, max_age_hours, host="the host"):

@@ -4,7 +4,11 @@
 
 from __future__ import annotations
 
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+
 DOCUMENTATION_NOTE = "See docs/roles/hardening.md for the control ids and finding ids."
+
+_finding = finder("hardening")
 
 
 def hardening_outcome(items, controls):
@@ -89,54 +93,54 @@ def hardening_findings(
     findings = []
     if lockout_problems:
         findings.append(
-            {
-                "id": "hardening.lockout_risk",
-                "severity": "critical",
-                "message": "Access-related hardening refused for account %s: %s"
+            _finding(
+                "lockout_risk",
+                "critical",
+                "Access-related hardening refused for account %s: %s"
                 % (lockout_user or "?", "; ".join(lockout_problems)),
-                "recommendation": "Give the maintenance account an authorized key and sudo (or set "
+                "Give the maintenance account an authorized key and sudo (or set "
                 "hardening_lockout_user to the account operators use), then run again.",
-            }
+            )
         )
     for row in table:
         if row["status"] not in ("noncompliant", "failed"):
             continue
         control = by_id[row["id"]]
         findings.append(
-            {
-                "id": "hardening.%s" % control["key"],
-                "severity": control["severity"],
-                "message": "%s %s: %s"
+            _finding(
+                control["key"],
+                control["severity"],
+                "%s %s: %s"
                 % (
                     row["id"],
                     row["status"].replace("noncompliant", "not compliant"),
                     control["title"],
                 ),
-                "recommendation": control["recommendation"],
-            }
+                control["recommendation"],
+            )
         )
     if ssh_drift:
         findings.append(
-            {
-                "id": "hardening.sshd_not_effective",
-                "severity": "high",
-                "message": "sshd does not use the hardened values for: %s"
+            _finding(
+                "sshd_not_effective",
+                "high",
+                "sshd does not use the hardened values for: %s"
                 % ", ".join("%s (%s)" % (d["key"], d["control"]) for d in ssh_drift),
-                "recommendation": "Look for a Match block or an Include read before %s, "
+                "Look for a Match block or an Include read before %s, "
                 "fix it, then reload sshd." % (dropin or "the hardening drop-in"),
-            }
+            )
         )
     if not_writable_keys:
         findings.append(
-            {
-                "id": "hardening.sysctl_not_writable",
-                "severity": "low",
-                "message": "%d kernel setting(s) differ and cannot be set live on this host "
+            _finding(
+                "sysctl_not_writable",
+                "low",
+                "%d kernel setting(s) differ and cannot be set live on this host "
                 "(read-only /proc/sys, typical of containers); persisted for the next boot: %s"
                 % (len(not_writable_keys), ", ".join(sorted(not_writable_keys))),
-                "recommendation": "Set them on the container host or VM kernel; inside a container "
+                "Set them on the container host or VM kernel; inside a container "
                 "they are the host's to decide.",
-            }
+            )
         )
     return findings
 
@@ -230,12 +234,7 @@ def hardening_windows_findings(changed, check_mode=False):
     for cid in changed:
         key, severity, message, recommendation = WINDOWS_CONTROLS[cid]
         findings.append(
-            {
-                "id": "hardening.%s" % key,
-                "severity": severity,
-                "message": "%s not compliant: %s" % (cid, message),
-                "recommendation": recommendation,
-            }
+            _finding(key, severity, "%s not compliant: %s" % (cid, message), recommendation)
         )
     return findings
 

@@ -4,7 +4,11 @@
 
 from __future__ import annotations
 
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+
 DOCUMENTATION_NOTE = "See docs/role-contract.md for the finding ids."
+
+_finding = finder("patching")
 
 
 def _name(package):
@@ -35,68 +39,68 @@ def patching_findings(
         other = [_name(p) for p in selected if not p.get("security")]
         if security:
             findings.append(
-                {
-                    "id": "patching.security_updates_pending",
-                    "severity": "high",
-                    "message": "%d security update(s) pending: %s"
+                _finding(
+                    "security_updates_pending",
+                    "high",
+                    "%d security update(s) pending: %s"
                     % (len(security), ", ".join(sorted(security))),
-                    "recommendation": "Approve and apply them in the next maintenance window.",
-                }
+                    "Approve and apply them in the next maintenance window.",
+                )
             )
         if other:
             findings.append(
-                {
-                    "id": "patching.updates_pending",
-                    "severity": "low",
-                    "message": "%d update(s) pending: %s" % (len(other), ", ".join(sorted(other))),
-                    "recommendation": "Apply them in the next maintenance window.",
-                }
+                _finding(
+                    "updates_pending",
+                    "low",
+                    "%d update(s) pending: %s" % (len(other), ", ".join(sorted(other))),
+                    "Apply them in the next maintenance window.",
+                )
             )
     held = sorted(name for name, why in skipped.items() if why == "held")
     if held:
         findings.append(
-            {
-                "id": "patching.held_packages",
-                "severity": "info",
-                "message": "Updates held back on purpose: %s" % ", ".join(held),
-                "recommendation": "Review the holds; release them once the reason is gone.",
-            }
+            _finding(
+                "held_packages",
+                "info",
+                "Updates held back on purpose: %s" % ", ".join(held),
+                "Review the holds; release them once the reason is gone.",
+            )
         )
     if reboot_required and not reboot_allowed:
         findings.append(
-            {
-                "id": "patching.reboot_pending",
-                "severity": "medium",
-                "message": "A reboot is required to finish installing updates",
-                "recommendation": "Schedule a reboot inside the next window.",
-            }
+            _finding(
+                "reboot_pending",
+                "medium",
+                "A reboot is required to finish installing updates",
+                "Schedule a reboot inside the next window.",
+            )
         )
     for service in failed_services or []:
         findings.append(
-            {
-                "id": "patching.service_down",
-                "severity": "high",
-                "message": "Service %s is not running after patching" % service,
-                "recommendation": "Roll back the update or restart the service, then investigate.",
-            }
+            _finding(
+                "service_down",
+                "high",
+                "Service %s is not running after patching" % service,
+                "Roll back the update or restart the service, then investigate.",
+            )
         )
     for command in failed_commands or []:
         findings.append(
-            {
-                "id": "patching.post_check_failed",
-                "severity": "high",
-                "message": "Post-patch check failed: %s" % command,
-                "recommendation": "Roll back the update and investigate before patching again.",
-            }
+            _finding(
+                "post_check_failed",
+                "high",
+                "Post-patch check failed: %s" % command,
+                "Roll back the update and investigate before patching again.",
+            )
         )
     if missing_debs:
         findings.append(
-            {
-                "id": "patching.rollback_incomplete",
-                "severity": "medium",
-                "message": "No pre-change package kept for: %s" % ", ".join(sorted(missing_debs)),
-                "recommendation": "Install dpkg-repack so every update can be rolled back.",
-            }
+            _finding(
+                "rollback_incomplete",
+                "medium",
+                "No pre-change package kept for: %s" % ", ".join(sorted(missing_debs)),
+                "Install dpkg-repack so every update can be rolled back.",
+            )
         )
     return findings
 

@@ -24,9 +24,11 @@ import os
 import re
 import struct
 
-PREFIX = "access_review."
-
-SEVERITIES = ("info", "low", "medium", "high", "critical")
+# SEVERITIES is re-exported for callers that check findings against the contract's scale.
+from ansible_collections.maint.preventive.plugins.module_utils.findings import (  # noqa: F401
+    SEVERITIES,
+    finder,
+)
 
 # Shells that do not give an interactive session.
 NOLOGIN_SHELLS = frozenset(
@@ -85,16 +87,7 @@ ECDSA_BITS = {"nistp256": 256, "nistp384": 384, "nistp521": 521}
 # Findings
 
 
-def finding(fid, severity, message, recommendation):
-    """One finding in the role result contract shape."""
-    if severity not in SEVERITIES:
-        raise ValueError("unknown severity %r" % severity)
-    return {
-        "id": PREFIX + fid,
-        "severity": severity,
-        "message": message,
-        "recommendation": recommendation,
-    }
+finding = finder("access_review")
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,6 +15,8 @@ import json
 import re
 from datetime import datetime, timezone
 
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+
 _FRACTION = re.compile(r"\.(\d+)")
 _URL_USERINFO = re.compile(
     r"(?P<scheme>[a-z][a-z0-9+.-]*:(?:[a-z0-9]+:)?//)(?P<userinfo>[^@/\s]+)@", re.I
@@ -244,13 +246,7 @@ def redact(text: str, secrets: list[str]) -> str:
     return _URL_USERINFO.sub(lambda m: m.group("scheme") + "********@", text)
 
 
-def _finding(check, severity, message, recommendation):
-    return {
-        "id": "backup_verify." + check,
-        "severity": severity,
-        "message": message,
-        "recommendation": recommendation,
-    }
+_finding = finder("backup_verify")
 
 
 def repository_findings(repo: dict) -> list[dict]:

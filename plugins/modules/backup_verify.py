@@ -170,6 +170,7 @@ from ansible_collections.maint.preventive.plugins.module_utils.backup_verify imp
     redact,
     repository_findings,
 )
+from ansible_collections.maint.preventive.plugins.module_utils.findings import finding
 
 BASE_ENV = {"LANG": "C", "LC_ALL": "C", "TZ": "UTC"}
 
@@ -464,13 +465,14 @@ def main():
         results.append(data)
     if not results:
         findings.append(
-            {
-                "id": "backup_verify.not_configured",
-                "severity": "info",
-                "message": "No backup repository is configured for verification on this host",
-                "recommendation": "List the host's restic or borg repositories in "
+            finding(
+                "backup_verify",
+                "not_configured",
+                "info",
+                "No backup repository is configured for verification on this host",
+                "List the host's restic or borg repositories in "
                 "backup_verify_repositories so that its backups are verified.",
-            }
+            )
         )
     module.exit_json(changed=False, repositories=results, findings=findings)
 

@@ -21,21 +21,20 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import load_plugin
+
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = Path(__file__).resolve().parent / "samples" / "access_review"
 HOST = SAMPLES / "host"
 CLEAN = SAMPLES / "clean"
 COMMANDS = SAMPLES / "commands"
-MODULE_UTILS = REPO / "plugins" / "module_utils" / "access_review.py"
 MODULE = REPO / "plugins" / "modules" / "access_review.py"
 
 # The moment lastlog.txt and the shadow ages were written for.
 NOW = datetime.datetime(2026, 11, 23, 12, 0, tzinfo=datetime.UTC)
 TODAY = 20780  # days since 1970-01-01 for NOW
 
-_spec = importlib.util.spec_from_file_location("maint_access_review_utils", MODULE_UTILS)
-ar = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ar)
+ar = load_plugin("plugins/module_utils/access_review.py", "maint_access_review_utils")
 
 FP = {
     "alice": "SHA256:YcqTxBKs5cElt02UjJXZt38DhbHuND0p9dNiFpgl6LI",
