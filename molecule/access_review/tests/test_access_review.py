@@ -1,13 +1,9 @@
 """Verify the access_review scenario (testinfra): the review finds exactly what was planted and
 changes nothing; side_effect's window comparison, remediation and rollback did their part."""
 
-import json
-import os
-from pathlib import Path
+from testinfra_helpers import after_side_effect
+from testinfra_helpers import phase as saved_phase
 
-import pytest
-
-RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "results"
 PLANTED = {
     ("access_review.uid0", "critical", "rogue"),
     ("access_review.unapproved_user", "high", "rogue"),
@@ -19,19 +15,14 @@ PLANTED = {
 }
 
 
-@pytest.fixture
-def results(host):
-    files = sorted(RESULTS.glob(f"{host.backend.get_hostname()}-*.json"))
-    assert files, f"no saved maint_result in {RESULTS}"
-    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text())) for f in files]
+# The phases side_effect runs: absent on the first verify.
+SIDE_EFFECT_PHASES = ("before", "after", "remediate", "rollback")
 
 
 def phase(results, name, index=0):
-    found = [r for p, r in results if p == name]
-    if not found and name in ("before", "after", "remediate", "rollback"):
-        pytest.skip(f"{name} has not run yet: side_effect comes after the first verify")
-    assert len(found) > index, f"no {name} result #{index + 1}"
-    return found[index]
+    if name in SIDE_EFFECT_PHASES:
+        after_side_effect(results, name)
+    return saved_phase(results, name, index)
 
 
 def serious(result):

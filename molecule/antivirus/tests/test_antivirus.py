@@ -5,56 +5,28 @@ mirror, clamd started on the custom database, quarantine, rollback). Each run re
 maint_result files the scenario saved in run order and checks the host against them.
 """
 
-import json
-import os
-from pathlib import Path
+from testinfra_helpers import after_side_effect, assert_finding_contract, findings, phase
 
-import pytest
-
-RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "results"
 SAMPLE = "/srv/samples/eicar.com"
 SIGNATURE = "Maint.Test.EICAR.UNOFFICIAL"
 QUARANTINE = "/var/lib/maint/quarantine"
 
 
-def _results(hostname):
-    files = sorted(RESULTS.glob(f"{hostname}-*.json"))
-    assert files, f"no saved maint_result in {RESULTS}: did converge run?"
-    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text())) for f in files]
-
-
-def _phase(results, name, index=0):
-    found = [r for phase, r in results if phase == name]
-    assert len(found) > index, f"no {name} result #{index + 1} in {[p for p, _ in results]}"
-    return found[index]
-
-
-def _findings(result, fid):
-    return [f for f in result["findings"] if f["id"] == fid]
-
-
 def _side_effect_ran(results):
-    if not any(phase == "rollback" for phase, _ in results):
-        pytest.skip("side_effect has not run yet: it comes after the first verify")
-
-
-@pytest.fixture
-def results(host):
-    return _results(host.backend.get_hostname())
+    after_side_effect(
+        results, "rollback", "side_effect has not run yet: it comes after the first verify"
+    )
 
 
 def test_every_result_keeps_the_contract(results):
-    for phase, result in results:
-        assert result["task"] == "antivirus", phase
-        assert result["status"] in ("ok", "changed"), phase
-        for finding in result["findings"]:
-            assert finding["id"].startswith("antivirus."), finding
-            assert finding["severity"] in ("info", "low", "medium", "high", "critical")
-            assert finding["message"] and finding["recommendation"]
+    for run in results:
+        assert run.result["task"] == "antivirus", run.phase
+        assert run.result["status"] in ("ok", "changed"), run.phase
+        assert_finding_contract(run.result, "antivirus")
 
 
 def test_check_mode_reports_and_changes_nothing(results):
-    check = _phase(results, "check")
+    check = phase(results, "check")
     data = check["data"]
     assert data["check_mode"] is True
     assert check["status"] == "ok"
@@ -65,30 +37,30 @@ def test_check_mode_reports_and_changes_nothing(results):
     assert data["scan"]["ran"] is True
     assert [i["path"] for i in data["scan"]["infected"]] == [SAMPLE]
     assert data["quarantined_now"] == []
-    assert _findings(check, "antivirus.infected")[0]["severity"] == "critical"
-    assert not _findings(check, "antivirus.update_failed")
+    assert findings(check, "antivirus.infected")[0]["severity"] == "critical"
+    assert not findings(check, "antivirus.update_failed")
 
 
 def test_update_failed_is_a_high_finding_not_a_crash(results):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     update = converge["data"]["update"]
     assert update["attempted"] is True
     assert update["tool"] == "freshclam"
     assert update["rc"] not in (0, None)
     assert update["ok"] is False
     assert "Update failed" in update["message"]
-    (finding,) = _findings(converge, "antivirus.update_failed")
+    (finding,) = findings(converge, "antivirus.update_failed")
     assert finding["severity"] == "high"
     assert f"rc {update['rc']}" in finding["message"]
 
 
 def test_planted_file_detected_as_critical_with_path_and_signature(results, host):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     scan = converge["data"]["scan"]
     assert scan["rc"] == 1
     assert scan["scanned"] == 2
     assert scan["infected"] == [{"path": SAMPLE, "signature": SIGNATURE, "moved_to": None}]
-    (finding,) = _findings(converge, "antivirus.infected")
+    (finding,) = findings(converge, "antivirus.infected")
     assert finding["severity"] == "critical"
     assert SAMPLE in finding["message"] and SIGNATURE in finding["message"]
     # The scan log on the host holds the same detection.
@@ -99,30 +71,30 @@ def test_planted_file_detected_as_critical_with_path_and_signature(results, host
 
 
 def test_definitions_missing_without_official_databases(results, host):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     definitions = converge["data"]["definitions"]
     assert definitions["present"] is False
     assert definitions["age_days"] is None
     assert definitions["custom"] == ["/var/lib/clamav/maint-test.hdb"]
-    (finding,) = _findings(converge, "antivirus.definitions_missing")
+    (finding,) = findings(converge, "antivirus.definitions_missing")
     assert finding["severity"] == "high"
     version = host.check_output("clamscan --version").split()[1].split("/")[0]
     assert converge["data"]["engine_version"] == version
 
 
 def test_realtime_service_down_before_side_effect(results):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     services = converge["data"]["services"]
     assert services["clamd"]["name"] == "clamav-daemon"
     assert services["clamd"]["running"] is False
-    assert _findings(converge, "antivirus.realtime_down")[0]["severity"] == "high"
+    assert findings(converge, "antivirus.realtime_down")[0]["severity"] == "high"
     assert services["freshclam"]["running"] is False
-    assert _findings(converge, "antivirus.updater_down")[0]["severity"] == "medium"
+    assert findings(converge, "antivirus.updater_down")[0]["severity"] == "medium"
 
 
 def test_converge_is_read_only_and_idempotent(results):
-    first = _phase(results, "converge", 0)
-    second = _phase(results, "converge", 1)
+    first = phase(results, "converge", 0)
+    second = phase(results, "converge", 1)
     for run in (first, second):
         assert run["status"] == "ok"
         assert run["rollback"] == {}
@@ -139,7 +111,7 @@ def test_freshclam_conf_has_no_private_mirror_now(host):
 
 def test_private_mirror_set_and_its_failure_reported(results):
     _side_effect_ran(results)
-    run = _phase(results, "quarantine")
+    run = phase(results, "quarantine")
     conf = run["data"]["freshclam_conf"]
     assert conf == {
         "path": "/etc/clamav/freshclam.conf",
@@ -149,7 +121,7 @@ def test_private_mirror_set_and_its_failure_reported(results):
     update = run["data"]["update"]
     assert update["ok"] is False and update["rc"] != 0
     assert "127.0.0.1:9" in update["message"]
-    (finding,) = _findings(run, "antivirus.update_failed")
+    (finding,) = findings(run, "antivirus.update_failed")
     assert "http://127.0.0.1:9" in finding["message"]
     assert run["rollback"]["freshclam_conf"] == "/etc/clamav/freshclam.conf"
     assert run["rollback"]["freshclam_conf_backup"]
@@ -157,14 +129,14 @@ def test_private_mirror_set_and_its_failure_reported(results):
 
 def test_quarantine_moved_the_file_and_clamd_ran(results, host):
     _side_effect_ran(results)
-    run = _phase(results, "quarantine")
+    run = phase(results, "quarantine")
     assert run["status"] == "changed"
     (moved,) = run["data"]["quarantined_now"]
     assert moved["path"] == SAMPLE
     assert moved["moved_to"] == f"{QUARANTINE}/eicar.com"
-    assert _findings(run, "antivirus.infected")[0]["severity"] == "critical"
+    assert findings(run, "antivirus.infected")[0]["severity"] == "critical"
     assert run["data"]["services"]["clamd"]["running"] is True
-    assert not _findings(run, "antivirus.realtime_down")
+    assert not findings(run, "antivirus.realtime_down")
     assert not host.file(SAMPLE).exists
     assert host.file(f"{QUARANTINE}/eicar.com").exists
     assert host.file("/srv/samples/clean.txt").exists
@@ -172,25 +144,25 @@ def test_quarantine_moved_the_file_and_clamd_ran(results, host):
 
 def test_second_run_is_clean_and_lists_the_quarantine(results):
     _side_effect_ran(results)
-    run = _phase(results, "rerun")
+    run = phase(results, "rerun")
     assert run["status"] == "ok"
-    assert not _findings(run, "antivirus.infected")
+    assert not findings(run, "antivirus.infected")
     assert run["data"]["scan"]["infected"] == []
     assert [q["path"] for q in run["data"]["quarantine"]] == [f"{QUARANTINE}/eicar.com"]
-    (finding,) = _findings(run, "antivirus.quarantine_files")
+    (finding,) = findings(run, "antivirus.quarantine_files")
     assert finding["severity"] == "medium"
-    assert not _findings(run, "antivirus.realtime_down")
-    assert _findings(run, "antivirus.update_failed")
+    assert not findings(run, "antivirus.realtime_down")
+    assert findings(run, "antivirus.update_failed")
 
 
 def test_rollback_restored_freshclam_conf(results, host):
     _side_effect_ran(results)
-    rollback = _phase(results, "rollback")
+    rollback = phase(results, "rollback")
     assert rollback["status"] == "changed"
     assert rollback["data"]["action"] == "rollback"
     assert rollback["data"]["restored"] == ["/etc/clamav/freshclam.conf"]
     backup = rollback["data"]["backup"]
-    assert backup == _phase(results, "quarantine")["rollback"]["freshclam_conf_backup"]
+    assert backup == phase(results, "quarantine")["rollback"]["freshclam_conf_backup"]
     assert (
         host.file("/etc/clamav/freshclam.conf").content_string == host.file(backup).content_string
     )

@@ -5,33 +5,17 @@ archive and a changed daily canary). Each run reads the maint_result files the s
 run order.
 """
 
-import json
-import os
 from pathlib import Path
 
-import pytest
 import yaml
+from testinfra_helpers import RESULTS, after_side_effect, assert_finding_contract, phase
 
-EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
-RESULTS = EPHEMERAL / "results"
 LAB_VARS = yaml.safe_load((Path(__file__).resolve().parent.parent / "vars" / "lab.yml").read_text())
 SECRETS = [
     LAB_VARS["backup_verify_lab_file_secret"],
     LAB_VARS["backup_verify_lab_inline_secret"],
     LAB_VARS["backup_verify_lab_borg_secret"],
 ]
-
-
-def _results(hostname):
-    files = sorted(RESULTS.glob(f"{hostname}-*.json"))
-    assert files, f"no saved maint_result in {RESULTS}: did converge run?"
-    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text()), f) for f in files]
-
-
-def _phase(results, name, index=0):
-    found = [r for phase, r, _ in results if phase == name]
-    assert len(found) > index, f"no {name} result #{index + 1} in {[p for p, _, _ in results]}"
-    return found[index]
 
 
 def _repo(result, name):
@@ -46,29 +30,22 @@ def _ids(result, repo_name):
 
 
 def _damaged(results):
-    if not any(phase == "damaged" for phase, _, _ in results):
-        pytest.skip("side_effect (corrupted pack, changed canary) has not run yet")
-    return _phase(results, "damaged")
-
-
-@pytest.fixture
-def results(host):
-    return _results(host.backend.get_hostname())
+    after_side_effect(
+        results, "damaged", "side_effect (corrupted pack, changed canary) has not run yet"
+    )
+    return phase(results, "damaged")
 
 
 def test_every_result_follows_the_contract(results):
-    for _phase_name, result, _ in results:
-        assert result["task"] == "backup_verify"
-        assert result["status"] == "ok"
-        assert result["rollback"] == {}
-        for finding in result["findings"]:
-            assert finding["id"].startswith("backup_verify.")
-            assert finding["severity"] in {"info", "low", "medium", "high", "critical"}
-            assert finding["message"] and finding["recommendation"]
+    for run in results:
+        assert run.result["task"] == "backup_verify"
+        assert run.result["status"] == "ok"
+        assert run.result["rollback"] == {}
+        assert_finding_contract(run.result, "backup_verify")
 
 
 def test_check_mode_runs_the_probes_and_reports(results):
-    check = _phase(results, "check")
+    check = phase(results, "check")
     assert check["data"]["check_mode"] is True
     daily = _repo(check, "daily")
     assert daily["snapshots"] == 1
@@ -77,7 +54,7 @@ def test_check_mode_runs_the_probes_and_reports(results):
 
 
 def test_healthy_restic_repository_passes_with_a_measured_restore(results):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     daily = _repo(converge, "daily")
     assert daily["snapshots"] == 1
     assert daily["recovery_point_age_hours"] < 1
@@ -97,8 +74,8 @@ def test_healthy_restic_repository_passes_with_a_measured_restore(results):
 
 
 def test_archive_reads_all_data_and_restores_a_deterministic_sample(results):
-    first = _repo(_phase(results, "converge", 0), "archive")
-    second = _repo(_phase(results, "converge", 1), "archive")
+    first = _repo(phase(results, "converge", 0), "archive")
+    second = _repo(phase(results, "converge", 1), "archive")
     assert first["check"] == {**first["check"], "ok": True, "read_data_subset": "100%"}
     assert len(first["restore"]["files"]) == 2
     assert all(f["match"] is True for f in first["restore"]["files"])
@@ -109,7 +86,7 @@ def test_archive_reads_all_data_and_restores_a_deterministic_sample(results):
 
 
 def test_borg_repository_matches_its_recorded_checksum(results):
-    borg = _repo(_phase(results, "converge"), "borg")
+    borg = _repo(phase(results, "converge"), "borg")
     assert borg["snapshots"] == 1
     assert borg["check"]["ok"] is True
     (canary,) = borg["restore"]["files"]
@@ -118,7 +95,7 @@ def test_borg_repository_matches_its_recorded_checksum(results):
 
 
 def test_old_snapshot_trips_the_age_finding_and_missing_path(results):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     legacy = _repo(converge, "legacy")
     assert legacy["newest"]["time"].startswith("2020-01-01T00:00:00")
     assert legacy["recovery_point_age_hours"] > legacy["max_age_hours"]
@@ -131,20 +108,20 @@ def test_old_snapshot_trips_the_age_finding_and_missing_path(results):
 
 
 def test_empty_repository_has_no_snapshot(results):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     assert _repo(converge, "empty")["snapshots"] == 0
     assert _ids(converge, "empty") == {"backup_verify.no_snapshot": "critical"}
 
 
 def test_no_critical_finding_on_healthy_repositories(results):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     for name in ("daily", "archive", "borg"):
         assert "critical" not in _ids(converge, name).values(), name
 
 
 def test_second_converge_reports_the_same(results):
-    first = _phase(results, "converge", 0)
-    second = _phase(results, "converge", 1)
+    first = phase(results, "converge", 0)
+    second = phase(results, "converge", 1)
     assert [f["id"] for f in first["findings"]] == [f["id"] for f in second["findings"]]
 
 
@@ -173,7 +150,7 @@ def test_changed_canary_is_a_restore_mismatch(results):
 
 
 def test_passwords_never_appear_in_results_or_output(results):
-    texts = [path.read_text() for _, _, path in results]
+    texts = [run.path.read_text() for run in results]
     log = RESULTS / "ansible-vvv.log"
     if log.exists():
         texts.append(log.read_text())

@@ -7,14 +7,11 @@ one prepare recorded (both are kept in $MOLECULE_EPHEMERAL_DIRECTORY/lynis.json)
 """
 
 import json
-import os
 import re
-from pathlib import Path
 
 import pytest
+from testinfra_helpers import EPHEMERAL, phase, ran
 
-EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
-RESULTS = EPHEMERAL / "results"
 LYNIS = EPHEMERAL / "lynis.json"
 DROPIN = "/etc/ssh/sshd_config.d/00-maint-hardening.conf"
 SSH = (
@@ -23,25 +20,8 @@ SSH = (
 )
 
 
-def _results(hostname):
-    files = sorted(RESULTS.glob(f"{hostname}-*.json"))
-    assert files, f"no saved maint_result in {RESULTS}: did converge run?"
-    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text())) for f in files]
-
-
-def _phase(results, name, index=0):
-    found = [r for phase, r in results if phase == name]
-    assert len(found) > index, f"no {name} result #{index + 1} in {[p for p, _ in results]}"
-    return found[index]
-
-
 def _rolled_back(results):
-    return any(phase == "rollback" for phase, _ in results)
-
-
-@pytest.fixture
-def results(host):
-    return _results(host.backend.get_hostname())
+    return ran(results, "rollback")
 
 
 def _status(result):
@@ -49,8 +29,8 @@ def _status(result):
 
 
 def test_check_mode_lists_noncompliant_controls_and_changes_nothing(results):
-    check = _phase(results, "check")
-    converge = _phase(results, "converge")
+    check = phase(results, "check")
+    converge = phase(results, "converge")
     assert check["data"]["check_mode"] is True
     assert check["status"] == "changed"
     assert check["rollback"] == {}
@@ -68,8 +48,8 @@ def test_check_mode_lists_noncompliant_controls_and_changes_nothing(results):
 
 
 def test_converge_fixed_everything_and_second_converge_changed_nothing(results):
-    first = _phase(results, "converge", 0)
-    second = _phase(results, "converge", 1)
+    first = phase(results, "converge", 0)
+    second = phase(results, "converge", 1)
     assert first["status"] == "changed"
     assert set(first["data"]["applied"]) == set(first["data"]["noncompliant"])
     assert first["data"]["score"]["percent"] > first["data"]["score_before"]["percent"]
@@ -81,7 +61,7 @@ def test_converge_fixed_everything_and_second_converge_changed_nothing(results):
 
 
 def test_sysctl_not_writable_is_reported_not_failed(results):
-    first = _phase(results, "converge", 0)
+    first = phase(results, "converge", 0)
     by_id = {f["id"]: f for f in first["findings"]}
     finding = by_id["hardening.sysctl_not_writable"]
     assert finding["severity"] == "low"
@@ -91,7 +71,7 @@ def test_sysctl_not_writable_is_reported_not_failed(results):
 
 
 def test_result_carries_the_backups(results, host):
-    first = _phase(results, "converge", 0)
+    first = phase(results, "converge", 0)
     rollback = first["rollback"]
     assert host.file(rollback["manifest_path"]).exists
     files = rollback["files"]
@@ -165,7 +145,7 @@ def test_lynis_index_rose(results, host):
 def test_lockout_refusal(results, host):
     if not _rolled_back(results):
         pytest.skip("the refusal runs in side_effect, after the first verify")
-    refused = _phase(results, "refused")
+    refused = phase(results, "refused")
     assert refused["status"] == "failed"
     (finding,) = [f for f in refused["findings"] if f["id"] == "hardening.lockout_risk"]
     assert finding["severity"] == "critical"
@@ -178,8 +158,8 @@ def test_lockout_refusal(results, host):
 def test_rollback_restored_every_file(results, host):
     if not _rolled_back(results):
         pytest.skip("rollback has not run yet: side_effect comes after the first verify")
-    rollback = _phase(results, "rollback")
-    first = _phase(results, "converge", 0)
+    rollback = phase(results, "rollback")
+    first = phase(results, "converge", 0)
     assert rollback["status"] == "changed"
     assert rollback["data"]["mismatched"] == []
     assert rollback["rollback"]["manifest_path"] == first["rollback"]["manifest_path"]

@@ -4,30 +4,7 @@ Runs twice: after converge + idempotence, and after side_effect (rollback). Each
 maint_result files the scenario saved in run order and checks the host against them.
 """
 
-import json
-import os
-from pathlib import Path
-
-import pytest
-
-RESULTS = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "results"
-
-
-def _results(hostname):
-    files = sorted(RESULTS.glob(f"{hostname}-*.json"))
-    assert files, f"no saved maint_result in {RESULTS}: did converge run?"
-    return [(f.stem.rsplit("-", 1)[-1], json.loads(f.read_text())) for f in files]
-
-
-def _phase(results, name, index=0):
-    found = [r for phase, r in results if phase == name]
-    assert len(found) > index, f"no {name} result #{index + 1} in {[p for p, _ in results]}"
-    return found[index]
-
-
-@pytest.fixture
-def results(host):
-    return _results(host.backend.get_hostname())
+from testinfra_helpers import after_side_effect, phase, ran
 
 
 def _planned(result, name):
@@ -35,7 +12,7 @@ def _planned(result, name):
 
 
 def test_check_mode_lists_1_1_as_pending(results):
-    check = _phase(results, "check")
+    check = phase(results, "check")
     assert check["data"]["check_mode"] is True
     assert check["status"] == "changed"
     (fixture,) = _planned(check, "maint-fixture")
@@ -47,7 +24,7 @@ def test_check_mode_lists_1_1_as_pending(results):
 
 
 def test_check_mode_changed_nothing(results, host):
-    converge = _phase(results, "converge")
+    converge = phase(results, "converge")
     # The first real run still found 1.0 installed: the check run before it changed nothing.
     (fixture,) = _planned(converge, "maint-fixture")
     assert fixture["current"] == "1.0"
@@ -56,8 +33,8 @@ def test_check_mode_changed_nothing(results, host):
 
 
 def test_converge_applied_and_second_converge_changed_nothing(results):
-    first = _phase(results, "converge", 0)
-    second = _phase(results, "converge", 1)
+    first = phase(results, "converge", 0)
+    second = phase(results, "converge", 1)
     assert first["status"] == "changed"
     assert {p["name"] for p in first["data"]["applied"]} == {"maint-fixture", "maint-fixture-tools"}
     assert second["status"] == "ok"
@@ -66,7 +43,7 @@ def test_converge_applied_and_second_converge_changed_nothing(results):
 
 
 def test_result_carries_the_manifest(results, host):
-    first = _phase(results, "converge", 0)
+    first = phase(results, "converge", 0)
     rollback = first["rollback"]
     manifest = rollback["manifest"]
     by_name = {p["name"]: p for p in manifest["packages"]}
@@ -79,14 +56,14 @@ def test_result_carries_the_manifest(results, host):
 
 
 def test_reboot_pending_reported_not_performed(results):
-    first = _phase(results, "converge", 0)
+    first = phase(results, "converge", 0)
     assert first["data"]["reboot_required"] is True
     assert first["data"]["reboot_packages"] == ["maint-fixture"]
     assert "patching.reboot_pending" in {f["id"] for f in first["findings"]}
 
 
 def test_installed_version_matches_the_last_run(results, host):
-    rolled_back = any(phase == "rollback" for phase, _ in results)
+    rolled_back = ran(results, "rollback")
     expected = "1.0" if rolled_back else "1.1"
     assert host.package("maint-fixture").version == expected
     assert host.package("maint-fixture-tools").version == expected
@@ -95,9 +72,8 @@ def test_installed_version_matches_the_last_run(results, host):
 
 
 def test_rollback_restored_exactly_1_0_without_the_repository(results, host):
-    if not any(phase == "rollback" for phase, _ in results):
-        pytest.skip("rollback has not run yet: side_effect comes after the first verify")
-    rollback = _phase(results, "rollback")
+    after_side_effect(results, "rollback")
+    rollback = phase(results, "rollback")
     assert rollback["status"] == "changed"
     assert set(rollback["data"]["restored"]) == {"maint-fixture", "maint-fixture-tools"}
     assert rollback["data"]["versions"] == {"maint-fixture": "1.0", "maint-fixture-tools": "1.0"}
