@@ -1,4 +1,4 @@
-"""The one finding builder every module and filter plugin uses (plugins/module_utils/findings.py)."""
+"""The one finding builder of every module and filter plugin: plugins/module_utils/findings.py."""
 
 import ast
 from pathlib import Path
@@ -58,6 +58,6 @@ def test_no_plugin_spells_a_finding_itself(path: Path):
         if isinstance(node, ast.Dict):
             keys = {k.value for k in node.keys if isinstance(k, ast.Constant)}
             assert not {"severity", "recommendation"} <= keys, (
-                "%s:%d builds a finding by hand; use module_utils/findings.py"
-                % (path.relative_to(ROOT), node.lineno)
+                f"{path.relative_to(ROOT)}:{node.lineno} builds a finding by hand; "
+                "use module_utils/findings.py"
             )
