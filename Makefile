@@ -50,7 +50,7 @@ lint: venv
 	ruff format --check .
 	yamllint --strict .
 	@# ansible-lint and the syntax check resolve maint.preventive to this checkout.
-	export ANSIBLE_COLLECTIONS_PATH="$$(python -m maintenance_runner.collection)"; \
+	export ANSIBLE_COLLECTIONS_PATH="$$(python -m maintenance_runner.ansible.collection)"; \
 	ansible-lint && \
 	for pb in playbooks/*.yml; do \
 	  ansible-playbook --syntax-check -i localhost, "$$pb" >/dev/null || exit 1; \

@@ -22,8 +22,8 @@ lab hosts with the fixture repository see no Debian mirror, and downloads would 
 Arms: ``default`` is Ansible's built-in defaults (an empty ansible.cfg, MAINT_ANSIBLE_TUNING=off:
 forks 5, no pipelining, ControlPersist 60 s, linear strategy, and every fact gathered through
 ``maint_gather_subset: all``); ``tuned`` is what the runner sets by itself
-(maintenance_runner.tuning: the SSH settings and mitogen, unpinned, and the playbooks' ``min``
-fact subset); ``ssh`` is MAINT_ANSIBLE_TUNING=ssh (the SSH settings without mitogen);
+(maintenance_runner.ansible.tuning: the SSH settings and mitogen, unpinned, and the
+playbooks' ``min`` fact subset); ``ssh`` is MAINT_ANSIBLE_TUNING=ssh (the SSH settings without mitogen);
 ``pinned`` is tuned with mitogen's own ``mitogen_linear`` strategy, which pins processes to
 CPUs; ``free`` is ``ssh`` with the free strategy.
 Every timed run starts cold: its own SSH control directory (masters are closed after the run) and
@@ -55,7 +55,8 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from maintenance_runner import lab, tuning  # noqa: E402
+from maintenance_runner.ansible import tuning  # noqa: E402
+from maintenance_runner.lab import fleet as lab  # noqa: E402
 
 TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening")
 BENCH_VARS = {

@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from cycle import container_ids  # noqa: E402  (bench/cycle.py, beside this script)
 
-from maintenance_runner import lab  # noqa: E402
+from maintenance_runner.lab import fleet as lab  # noqa: E402
 
 MEMORY_ROOT = Path("/sys/fs/cgroup/memory/libpod_parent")
 

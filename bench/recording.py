@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 
 from cycle import BENCH_VARS  # noqa: E402  (bench/cycle.py, beside this script)
 
-from maintenance_runner.collection import (  # noqa: E402
+from maintenance_runner.ansible.collection import (  # noqa: E402
     ansible_env,
     collection_root,
     playbook_path,
@@ -69,7 +69,7 @@ def sh(*args: str, cwd: Path, env: dict[str, str] | None = None) -> float:
 
 RUNNER_SIDE = """
 import json, sys
-from maintenance_runner.execution import run_playbook
+from maintenance_runner.ansible.execution import run_playbook
 seen = []
 outcome = run_playbook(
     "preventive", sys.argv[1], extravars=json.loads(sys.argv[2]), diff=True, on_event=seen.append

@@ -33,7 +33,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Boolean, Float, Integer, String, Table, Text
 
-from .models import GENESIS, UTCDateTime
+from maintenance_runner.actionlog.models import GENESIS, UTCDateTime
 
 CHAIN_COLUMNS = ("prev_hash", "row_hash")
 

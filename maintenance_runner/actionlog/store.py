@@ -32,9 +32,10 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from ..clock import Clock, SystemClock
-from . import models as m
-from .chain import Batch, Problem, TableSpec, check_chain, link_batch
+from maintenance_runner.actionlog import models as m
+from maintenance_runner.actionlog.chain import Batch, Problem, TableSpec, check_chain, link_batch
+from maintenance_runner.core.clock import Clock, SystemClock
+from maintenance_runner.core.schedule import Slot
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 OCCURRENCE_STATES = ("planned", "awaiting_approval", "approved", "running", "done", "skipped")
@@ -50,6 +51,14 @@ def normalise_url(url: str) -> str:
 
 def redact(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for a server database or SQLite in memory."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
 
 
 def make_engine(url: str) -> Engine:
@@ -123,7 +132,7 @@ def _insert_rows(conn: Connection, spec: TableSpec, batch: Batch) -> None:
         cursor.close()
 
 
-def _lock(conn: Connection, name: str) -> None:
+def lock_table(conn: Connection, name: str) -> None:
     """Serialise writers of one chain: an advisory lock held until the transaction ends.
 
     (SQLite needs nothing here: ``BEGIN IMMEDIATE`` already holds the database's write lock.)
@@ -187,6 +196,17 @@ class VerifyReport:
         return not self.problems
 
 
+class RunId(int):
+    """A run's row id, carrying the run's uid (``run-<pid>-<time>``) that people see."""
+
+    uid: str
+
+    def __new__(cls, value: int, uid: str) -> RunId:
+        run = super().__new__(cls, value)
+        run.uid = uid
+        return run
+
+
 class ActionLog:
     """One action log database."""
 
@@ -229,9 +249,9 @@ class ActionLog:
         if not rows:
             return []
         with self.engine.begin() as conn:
-            return self._append(conn, table, rows, defaults)
+            return self.append_in(conn, table, rows, defaults)
 
-    def _append(
+    def append_in(
         self,
         conn: Connection,
         table: str,
@@ -241,7 +261,7 @@ class ActionLog:
         spec = SPECS[table]
         fill = spec.canonical_defaults({"recorded_at": self.clock.now(), **(defaults or {})})
         batch = spec.encode(rows, fill)  # canonical values and their JSON text, unlinked
-        _lock(conn, table)
+        lock_table(conn, table)
         head = conn.execute(
             select(m.chain_heads.c.last_id, m.chain_heads.c.last_hash).where(
                 m.chain_heads.c.table_name == table
@@ -262,43 +282,38 @@ class ActionLog:
         return list(range(head.last_id + 1, last_id + 1))
 
     def record_occurrence(
-        self,
-        window: str,
-        start: datetime,
-        end: datetime,
-        cutoff: datetime,
-        timezone: str,
-        wall_start: str,
-        state: str = "planned",
-        reason: str | None = None,
+        self, slot: Slot, state: str = "planned", reason: str | None = None
     ) -> int:
         """Record an occurrence once (idempotent on window and start) with its first state."""
         if state not in OCCURRENCE_STATES:
             raise ValueError(f"unknown occurrence state {state!r}")
         with self.engine.begin() as conn:
-            _lock(conn, "occurrences")  # two planners must not both insert the same one
+            lock_table(conn, "occurrences")  # two planners must not both insert the same one
             found = conn.execute(
                 select(m.occurrences.c.id).where(
-                    and_(m.occurrences.c.window == window, m.occurrences.c.start_utc == start)
+                    and_(
+                        m.occurrences.c.window == slot.window,
+                        m.occurrences.c.start_utc == slot.start,
+                    )
                 )
             ).scalar()
             if found is not None:
                 return int(found)
-            (oid,) = self._append(
+            (oid,) = self.append_in(
                 conn,
                 "occurrences",
                 [
                     {
-                        "window": window,
-                        "start_utc": start,
-                        "end_utc": end,
-                        "cutoff_utc": cutoff,
-                        "timezone": timezone,
-                        "wall_start": wall_start,
+                        "window": slot.window,
+                        "start_utc": slot.start,
+                        "end_utc": slot.end,
+                        "cutoff_utc": slot.cutoff,
+                        "timezone": slot.timezone,
+                        "wall_start": slot.local_start,
                     }
                 ],
             )
-            self._append(
+            self.append_in(
                 conn,
                 "occurrence_states",
                 [{"occurrence_id": oid, "state": state, "reason": reason}],
@@ -331,10 +346,11 @@ class ActionLog:
         occurrence_id: int | None = None,
         plan_uid: str | None = None,
         actor: str | None = None,
-    ) -> int:
+    ) -> RunId:
+        """Record a run as running; its id (an int) carries its uid."""
         uid = run_uid or f"run-{os.getpid()}-{self.clock.now().strftime('%Y%m%dT%H%M%S%f')}"
         with self.engine.begin() as conn:
-            (rid,) = self._append(
+            (rid,) = self.append_in(
                 conn,
                 "runs",
                 [
@@ -349,8 +365,8 @@ class ActionLog:
                     }
                 ],
             )
-            self._append(conn, "run_states", [{"run_id": rid, "state": "running"}])
-            return rid
+            self.append_in(conn, "run_states", [{"run_id": rid, "state": "running"}])
+            return RunId(rid, uid)
 
     def finish_run(self, run_id: int, state: str = "done", message: str | None = None) -> None:
         self.append("run_states", [{"run_id": run_id, "state": state, "message": message}])

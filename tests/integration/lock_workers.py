@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 
-from maintenance_runner.locks import LockBusy, tick_lock
+from maintenance_runner.actionlog.locks import LockBusy, tick_lock
 
 ROUNDS = 3
 

@@ -25,8 +25,9 @@ from maintenance_runner.actionlog.store import (
     SPECS,
     at_head,
 )
-from maintenance_runner.clock import FixedClock
-from maintenance_runner.commands_log import log_group
+from maintenance_runner.cli.log import log_group
+from maintenance_runner.core.clock import FixedClock
+from maintenance_runner.core.schedule import Slot
 
 T0 = datetime(2026, 11, 12, 21, 0, tzinfo=UTC)
 
@@ -127,21 +128,22 @@ def test_month_summary_groups_by_task_and_status(store):
 
 
 def test_occurrence_is_recorded_once_and_moves_through_states(store):
-    args = ("monthly-servers", T0, T0 + timedelta(hours=4), T0 + timedelta(hours=3, minutes=30))
-    first = store.record_occurrence(*args, "Europe/Madrid", "2026-11-12T22:00")
-    again = store.record_occurrence(*args, "Europe/Madrid", "2026-11-12T22:00")
+    args = (T0, T0 + timedelta(hours=4), T0 + timedelta(hours=3, minutes=30))
+    first = store.record_occurrence(Slot("monthly-servers", "Europe/Madrid", *args))
+    again = store.record_occurrence(Slot("monthly-servers", "Europe/Madrid", *args))
     assert first == again
     assert store.occurrence_state(first) == ("planned", None)
     store.set_occurrence_state(first, "approved", actor="alice")
     store.set_occurrence_state(first, "running")
     assert store.occurrence_state(first) == ("running", None)
     skipped = store.record_occurrence(
-        "monthly-servers",
-        T0 + timedelta(days=28),
-        T0 + timedelta(days=28, hours=4),
-        T0 + timedelta(days=28, hours=3),
-        "Europe/Madrid",
-        "2026-12-10T22:00",
+        Slot(
+            "monthly-servers",
+            "Europe/Madrid",
+            T0 + timedelta(days=28),
+            T0 + timedelta(days=28, hours=4),
+            T0 + timedelta(days=28, hours=3),
+        ),
         state="skipped",
         reason="blackout madrid-holidays",
     )
@@ -336,7 +338,7 @@ def test_a_large_batch_round_trips_and_verifies(store):
 
 
 def test_windows_next_record_stores_occurrences_once_with_skip_reasons(store_url, tmp_path):
-    from maintenance_runner.commands_windows import windows_group
+    from maintenance_runner.cli.windows import windows_group
 
     config = tmp_path / "maint.yml"
     config.write_text(
@@ -391,12 +393,7 @@ def _planner(url):
         for day in range(10):
             start = T0 + timedelta(days=day)
             log.record_occurrence(
-                "daily",
-                start,
-                start + timedelta(hours=2),
-                start + timedelta(hours=1),
-                "UTC",
-                f"{start:%Y-%m-%dT%H:%M}",
+                Slot("daily", "UTC", start, start + timedelta(hours=2), start + timedelta(hours=1))
             )
     finally:
         log.close()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from maintenance_runner.commands_cron import MARKER, TickJob, cron_group
+from maintenance_runner.cli.cron import MARKER, TickJob, cron_group
 
 MAINT = Path(sys.executable).parent / "maint"
 FAKE_MAINT = """#!/bin/sh

@@ -6,8 +6,8 @@ import sys
 
 import yaml
 
-from maintenance_runner import tuning
-from maintenance_runner.execution import final_stats, run_playbook
+from maintenance_runner.ansible import tuning
+from maintenance_runner.ansible.execution import final_stats, run_playbook
 
 CHECKS = {"maint_post_checks": [{"name": "true", "command": "true"}]}
 

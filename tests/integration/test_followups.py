@@ -13,17 +13,16 @@ import yaml
 from click.testing import CliRunner
 
 from maintenance_runner.actionlog import ActionLog
-from maintenance_runner.cli import main
-from maintenance_runner.config import validate_config
-from maintenance_runner.followups import (
-    FollowupError,
+from maintenance_runner.actionlog.followups import (
     create_followups,
     get_followup,
     list_followups,
     record_action,
-    rules_from_config,
-    target_counts,
 )
+from maintenance_runner.cli.main import main
+from maintenance_runner.config.load import validate_config
+from maintenance_runner.core.followups import FollowupError, rules_from_config, target_counts
+from maintenance_runner.core.schedule import Slot
 
 MADRID = ZoneInfo("Europe/Madrid")
 T0 = datetime(2026, 12, 4, 16, 0, tzinfo=MADRID)  # Friday; Mon 7 and Tue 8 are holidays
@@ -196,12 +195,13 @@ def test_a_finding_in_three_cycles_is_recurring(log, rules, clock):
         start = datetime(2026, month, 12, 22, tzinfo=MADRID).astimezone(UTC)
         occurrences.append(
             log.record_occurrence(
-                "monthly-servers",
-                start,
-                start + timedelta(hours=4),
-                start + timedelta(hours=3),
-                "Europe/Madrid",
-                f"2026-{month:02d}-12T22:00",
+                Slot(
+                    "monthly-servers",
+                    "Europe/Madrid",
+                    start,
+                    start + timedelta(hours=4),
+                    start + timedelta(hours=3),
+                )
             )
         )
     clock.instant = datetime(2026, 10, 12, 23, tzinfo=MADRID)
@@ -315,8 +315,8 @@ def test_a_sync_with_nothing_to_open_does_not_read_the_inventory(site):
 FOLLOWUPS_PROBE = """
 import json, sys
 from maintenance_runner.actionlog import ActionLog
-from maintenance_runner.config import load_config
-from maintenance_runner.followups import create_from_config
+from maintenance_runner.config.load import load_config
+from maintenance_runner.cycle.followups import create_from_config
 config = load_config(sys.argv[1])
 log = ActionLog(sys.argv[2])
 run = log.start_run("monthly-servers", run_uid=sys.argv[3])

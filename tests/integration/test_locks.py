@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
-from maintenance_runner.locks import (
+from maintenance_runner.actionlog.locks import (
     LockBusy,
     advisory_keys,
     lock_file,

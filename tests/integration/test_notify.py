@@ -14,9 +14,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from maintenance_runner.clock import FixedClock
-from maintenance_runner.config import validate_config
-from maintenance_runner.notify import ChannelOutcome, notify
+from maintenance_runner.config.load import validate_config
+from maintenance_runner.core.clock import FixedClock
+from maintenance_runner.cycle.notify import ChannelOutcome, notify
 
 aiosmtpd_controller = pytest.importorskip(
     "aiosmtpd.controller", reason="aiosmtpd is not installed (pip install -e '.[test]')"
@@ -157,7 +157,7 @@ def test_smtp_login_with_the_password_from_the_environment(smtp_sink, caplog):
     }
     config = _notifications({"smtp": smtp})
     summary = {"hosts": 12, "ok": 11, "failed": 1}
-    with caplog.at_level(logging.INFO, logger="maintenance_runner.notify"):
+    with caplog.at_level(logging.INFO, logger="maintenance_runner.cycle.notify"):
         good = notify(
             config,
             "run_failed",
@@ -184,7 +184,7 @@ def test_smtp_login_with_the_password_from_the_environment(smtp_sink, caplog):
     assert "run r-1 of monthly-servers" in message["Subject"]
     assert "failed: 1" in message.get_content()
     assert PASSWORD not in caplog.text
-    ours = [r for r in caplog.records if r.name == "maintenance_runner.notify"]
+    ours = [r for r in caplog.records if r.name == "maintenance_runner.cycle.notify"]
     assert [r.levelname for r in ours] == ["INFO", "WARNING", "WARNING"]
 
 
@@ -203,7 +203,7 @@ def test_webhook_receives_the_json_body_with_headers_from_the_environment(http_r
     )
     environ = {"MAINT_TEST_TOKEN": SECRET, "MAINT_TEST_HOOK_PATH": "path-" + SECRET}
     summary = [{"task": "patching", "status": "ok", "hosts": 4}]
-    with caplog.at_level(logging.INFO, logger="maintenance_runner.notify"):
+    with caplog.at_level(logging.INFO, logger="maintenance_runner.cycle.notify"):
         outcomes = notify(
             config,
             "run_finished",
@@ -256,7 +256,7 @@ def test_dead_webhook_port_is_a_failed_outcome_not_an_exception(caplog):
     config = _notifications(
         {"webhook": {"url": f"http://127.0.0.1:{port}/t/{SECRET}", "timeout": "5s"}}
     )
-    with caplog.at_level(logging.INFO, logger="maintenance_runner.notify"):
+    with caplog.at_level(logging.INFO, logger="maintenance_runner.cycle.notify"):
         outcomes = notify(config, "run_rolled_back", PAYLOAD, clock=CLOCK)
     assert outcomes == [ChannelOutcome("webhook", False, "Connection refused")]
     assert SECRET not in caplog.text

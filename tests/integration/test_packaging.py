@@ -54,7 +54,7 @@ def test_wheel_carries_the_collection(installed):
         "plugins/modules/apt_pending.py",
     ):
         assert (coll / path).is_file(), path
-    assert (installed / "maintenance_runner" / "cli.py").is_file()
+    assert (installed / "maintenance_runner" / "cli" / "main.py").is_file()
 
 
 def test_ansible_resolves_modules_and_roles_from_the_wheel(installed, tmp_path):
@@ -85,7 +85,7 @@ def test_ansible_resolves_modules_and_roles_from_the_wheel(installed, tmp_path):
 def test_maint_cli_from_the_wheel_finds_the_installed_collection(installed, tmp_path):
     env = _clean_env(installed)
     code = (
-        "from maintenance_runner.collection import collection_root, source_root;"
+        "from maintenance_runner.ansible.collection import collection_root, source_root;"
         "print(source_root(), collection_root())"
     )
     out = subprocess.run(

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from maintenance_runner.actionlog.plans import record_signature
 from maintenance_runner.actionlog.store import ActionLog
-from maintenance_runner.clock import SystemClock
-from maintenance_runner.config import load_config
-from maintenance_runner.planlog import record_signature
-from maintenance_runner.planning import Author, pick_occurrence, sign_as_author, write_plan
-from maintenance_runner.signing import message, sign
+from maintenance_runner.config.load import load_config
+from maintenance_runner.core.clock import SystemClock
+from maintenance_runner.cycle.planning import Author, pick_occurrence, sign_as_author, write_plan
+from maintenance_runner.cycle.signing import message, sign
 
 from .labkit import free_base, maint, signers
 

@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import yaml
 
-from maintenance_runner import lab_faults
+from maintenance_runner.lab import faults as lab_faults
 
 from .labkit import free_base, maint, signers
 

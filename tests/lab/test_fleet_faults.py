@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from maintenance_runner import lab_faults
+from maintenance_runner.lab import faults as lab_faults
 
 from .labkit import free_base, maint
 

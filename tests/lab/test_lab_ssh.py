@@ -62,7 +62,7 @@ def test_check_apply_idempotent_and_rollback_over_ssh(lab):
     assert (rc, again["status"], again["data"]["planned"]) == (0, "ok", [])
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-    from maintenance_runner.collection import ansible_env
+    from maintenance_runner.ansible.collection import ansible_env
 
     env.update(ansible_env(env))
     rollback = subprocess.run(

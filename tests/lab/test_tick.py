@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from maintenance_runner.actionlog import models as m
 from maintenance_runner.actionlog.store import ActionLog
-from maintenance_runner.config import load_config
+from maintenance_runner.config.load import load_config
 
 from .labkit import BIN, free_base, maint, signers
 

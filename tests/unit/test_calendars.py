@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from maintenance_runner.calendars import blackouts
-from maintenance_runner.config import CalendarSpec, validate_config
-from maintenance_runner.schedule import occurrences
+from maintenance_runner.config.load import validate_config
+from maintenance_runner.config.models import CalendarSpec
+from maintenance_runner.core.calendars import blackouts
+from maintenance_runner.core.schedule import occurrences
 
 ROOT = Path(__file__).resolve().parents[2]
 MADRID = ZoneInfo("Europe/Madrid")
@@ -116,7 +117,7 @@ def test_a_window_skips_occurrences_in_an_ics_freeze(tmp_path):
 
 def test_broken_ics_is_a_config_error(tmp_path):
     (tmp_path / "bad.ics").write_text("BEGIN:VCALENDAR\nthis is not ics\n")
-    from maintenance_runner.config import ConfigError
+    from maintenance_runner.config.load import ConfigError
 
     with pytest.raises(ConfigError) as info:
         validate_config({"calendars": {"bad": {"ics": "bad.ics"}}}, "maint.yml", tmp_path)

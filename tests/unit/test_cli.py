@@ -7,7 +7,7 @@ import click
 from click.testing import CliRunner
 
 from maintenance_runner import __version__
-from maintenance_runner.cli import COMMANDS, main
+from maintenance_runner.cli.main import COMMANDS, main
 
 
 def test_version():
@@ -35,7 +35,7 @@ def test_every_listed_command_loads_under_its_name():
 def test_a_command_imports_only_its_own_modules():
     probe = (
         "import sys\n"
-        "from maintenance_runner.cli import main\n"
+        "from maintenance_runner.cli.main import main\n"
         "try:\n"
         "    main(['apply', '--help'])\n"
         "except SystemExit:\n"
@@ -46,7 +46,7 @@ def test_a_command_imports_only_its_own_modules():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     loaded = set(out.splitlines()[-1].split())
-    assert "maintenance_runner.commands_plan" in loaded
+    assert "maintenance_runner.cli.plan" in loaded
     for other in ("commands_report", "commands_audit", "commands_tick", "lab"):
         assert f"maintenance_runner.{other}" not in loaded
 
@@ -72,8 +72,9 @@ def test_apply_progress_is_plain_lines_without_rich_off_a_terminal():
     """Cron, CI and logs get one line per batch and host, and apply does not load rich."""
     probe = (
         "import sys\n"
-        "from maintenance_runner.commands_plan import _progress\n"
-        "with _progress(2) as bar:\n"
+        "from maintenance_runner.cli.progress import apply_progress\n"
+        "with apply_progress() as bar:\n"
+        "    bar('start', {'hosts': 2})\n"
         "    bar('batch', {'number': 1, 'of': 1, 'hosts': ['web1', 'db1']})\n"
         "    bar('task', {'task': 'PATCH-04 | Apply'})\n"
         "    bar('host_done', {'host': 'web1', 'status': 'done'})\n"
@@ -81,7 +82,7 @@ def test_apply_progress_is_plain_lines_without_rich_off_a_terminal():
         "print(type(bar).__name__, 'rich' in sys.modules)\n"
     )
     proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
-    assert proc.stdout.split() == ["_Lines", "False"]
+    assert proc.stdout.split() == ["Lines", "False"]
     assert proc.stderr.splitlines() == [
         "batch 1/1: web1, db1",
         "  web1: done",
@@ -90,10 +91,11 @@ def test_apply_progress_is_plain_lines_without_rich_off_a_terminal():
 
 
 def test_apply_progress_bar_counts_hosts_and_failures():
-    from maintenance_runner.commands_plan import _Bar
+    from maintenance_runner.cli.progress import Bar
 
-    bar = _Bar(2)
+    bar = Bar()
     with bar:
+        bar("start", {"hosts": 2})
         bar("batch", {"number": 1, "of": 2, "hosts": ["web1"]})
         bar("task", {"task": "PATCH-04 | Apply"})
         bar("host_done", {"host": "web1", "status": "done"})

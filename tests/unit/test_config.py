@@ -11,16 +11,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from maintenance_runner.commands_config import config_group
-from maintenance_runner.commands_windows import windows_group
-from maintenance_runner.config import (
-    ConfigError,
+from maintenance_runner.cli.config import config_group
+from maintenance_runner.cli.windows import windows_group
+from maintenance_runner.config.load import ConfigError, load_config, validate_config
+from maintenance_runner.config.models import (
     FollowupsSpec,
     HolidaysSpec,
-    load_config,
     parse_duration,
     parse_offset,
-    validate_config,
 )
 
 ROOT = Path(__file__).resolve().parents[2]

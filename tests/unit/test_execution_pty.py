@@ -3,7 +3,7 @@
 import ansible_runner.runner
 import pexpect
 
-from maintenance_runner import execution
+from maintenance_runner.ansible import execution
 
 
 def test_ansible_runner_spawns_through_the_spawn_without_the_close_delay():

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from maintenance_runner.config import validate_config
-from maintenance_runner.followups import (
+from maintenance_runner.config.load import validate_config
+from maintenance_runner.core.followups import (
     Event,
     Existing,
     FindingRecord,
@@ -24,7 +24,7 @@ from maintenance_runner.followups import (
     qualifies,
     rules_from_config,
 )
-from maintenance_runner.workhours import make_calendar
+from maintenance_runner.core.workhours import make_calendar
 
 MADRID = ZoneInfo("Europe/Madrid")
 T0 = datetime(2026, 12, 4, 16, 0, tzinfo=MADRID)  # Friday; Mon 7 and Tue 8 are holidays

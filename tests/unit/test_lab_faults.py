@@ -6,10 +6,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from maintenance_runner import lab_faults
-from maintenance_runner.cli import main
-from maintenance_runner.lab import parse_faults
-from maintenance_runner.lab_faults import CATALOGUE, FaultSpecError, parse_mapping, parse_spec
+from maintenance_runner.cli.main import main
+from maintenance_runner.lab import faults as lab_faults
+from maintenance_runner.lab.faults import CATALOGUE, FaultSpecError, parse_mapping, parse_spec
+from maintenance_runner.lab.fleet import parse_faults
 
 SPEC = (
     "outdated:1,backup-stale:2,backup-corrupt:3,av-stale:2,rogue-uid0:4,unapproved-key:4,"
@@ -132,7 +132,7 @@ def test_faults_record_lists_every_host_with_its_findings():
 
 
 def test_every_fault_has_a_script_and_findings_of_its_own_task():
-    from maintenance_runner.collection import source_root
+    from maintenance_runner.ansible.collection import source_root
 
     root = source_root()
     assert root is not None

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from maintenance_runner.config import ConfigError, validate_config
-from maintenance_runner.notify import (
+from maintenance_runner.config.load import ConfigError, validate_config
+from maintenance_runner.cycle.notify import (
     EVENTS,
     MissingEnvironment,
     build_body,

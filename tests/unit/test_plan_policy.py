@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from maintenance_runner.batching import batches, budget, budget_spent
-from maintenance_runner.config import ChangePolicy
-from maintenance_runner.plan import (
+from maintenance_runner.ansible.recorder import event_row
+from maintenance_runner.config.models import ChangePolicy
+from maintenance_runner.core.batching import batches, budget, budget_spent
+from maintenance_runner.core.plan import (
     PlanError,
     collect_changes,
     drift,
@@ -15,10 +16,10 @@ from maintenance_runner.plan import (
     load_file,
     make_file,
     plan_id,
+    typed_hosts,
 )
-from maintenance_runner.policy import Signature, evaluate
-from maintenance_runner.recorder import event_row
-from maintenance_runner.results import TaskResult
+from maintenance_runner.core.policy import Signature, evaluate
+from maintenance_runner.core.results import TaskResult
 
 NOW = datetime(2026, 11, 24, 22, 0, tzinfo=UTC)
 GROUPS = {"ops": ["alice", "bob", "carol"], "emergency": ["erin"]}
@@ -92,14 +93,16 @@ def test_changes_and_package_items_make_the_drift_keys():
     assert hosts["h1"]["tasks"]["hardening"]["changes"] == [
         {"name": "HARD-01 | sshd", "diff": "/etc/ssh/x: +2 -1"}
     ]
-    assert drift(hosts, hosts) == []
+    assert drift(typed_hosts(hosts), typed_hosts(hosts)) == []
     newer = {**pkg, "candidate": "3.0.3"}
     live = host_entries(
         [TaskResult("h1", "patching", "changed", data={"planned": [newer]})],
         collect_changes(events),
     )
-    assert drift(hosts, live) == ["h1: patching: package openssl 3.0.1 -> 3.0.3 (upgrade)"]
-    assert drift(live, {}) == []  # predicting less than planned is not drift
+    assert drift(typed_hosts(hosts), typed_hosts(live)) == [
+        "h1: patching: package openssl 3.0.1 -> 3.0.3 (upgrade)"
+    ]
+    assert drift(typed_hosts(live), {}) == []  # predicting less than planned is not drift
 
 
 def test_batches_and_error_budget():

@@ -2,8 +2,8 @@
 
 import pytest
 
-from maintenance_runner.render import summarize
-from maintenance_runner.results import FACTS_TASK, TaskResult, collect_results, lean_event
+from maintenance_runner.cli.render import summarize
+from maintenance_runner.core.results import FACTS_TASK, TaskResult, collect_results, lean_event
 
 
 def ok_event(host, fact, role="maint.preventive.patching"):

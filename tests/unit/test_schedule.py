@@ -10,10 +10,10 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from maintenance_runner.clock import FixedClock, local_to_utc, parse_instant
-from maintenance_runner.commands_windows import windows_group
-from maintenance_runner.config import validate_config
-from maintenance_runner.schedule import occurrences, window_status
+from maintenance_runner.cli.windows import windows_group
+from maintenance_runner.config.load import validate_config
+from maintenance_runner.core.clock import FixedClock, local_to_utc, parse_instant
+from maintenance_runner.core.schedule import occurrences, window_status
 
 MADRID = ZoneInfo("Europe/Madrid")
 AUCKLAND = ZoneInfo("Pacific/Auckland")
@@ -351,7 +351,7 @@ def test_a_rule_picks_the_same_days_from_a_later_anchor(rule):
     """The anchor skips the walk from 2000 only where it cannot change a day the rule picks."""
     from dateutil.rrule import rrulestr
 
-    from maintenance_runner.schedule import _rule_days
+    from maintenance_runner.core.schedule import _rule_days
 
     _, window = make({"schedule": rule})
     epoch = rrulestr(rule, dtstart=datetime(2000, 1, 1), forceset=True)
@@ -371,7 +371,7 @@ def test_a_rule_picks_the_same_days_from_a_later_anchor(rule):
 
 
 def test_the_anchor_is_a_saturday_new_year_unless_the_rule_counts_from_2000():
-    from maintenance_runner.schedule import rule_anchor
+    from maintenance_runner.core.schedule import rule_anchor
 
     assert rule_anchor("RRULE:FREQ=DAILY", date(2026, 11, 25)) == datetime(2022, 1, 1)
     assert rule_anchor("RRULE:FREQ=WEEKLY", date(2022, 1, 1)) == datetime(2022, 1, 1)

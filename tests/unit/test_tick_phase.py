@@ -4,8 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from maintenance_runner.schedule import Occurrence
-from maintenance_runner.tick import phase
+from maintenance_runner.core.schedule import Occurrence
+from maintenance_runner.cycle.tick import phase
 
 START = datetime(2026, 12, 10, 21, 0, tzinfo=UTC)
 OCC = Occurrence(

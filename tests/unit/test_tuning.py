@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from maintenance_runner import tuning
+from maintenance_runner.ansible import tuning
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_runner_env_leaves_what_the_caller_set_and_can_be_switched_off():
 
 
 def test_ansible_env_applies_the_tuning_and_keeps_the_collection_path():
-    from maintenance_runner.collection import ansible_env
+    from maintenance_runner.ansible.collection import ansible_env
 
     env = ansible_env({"HOME": "/h", "ANSIBLE_COLLECTIONS_PATH": "/extra"})
     assert env["ANSIBLE_COLLECTIONS_PATH"].endswith("/extra")

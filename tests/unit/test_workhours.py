@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from maintenance_runner.workhours import (
+from maintenance_runner.core.workhours import (
     WorkCalendar,
     add_working_hours,
     day_interval,

@@ -1,0 +1,264 @@
+"""``maint followups list|show|ack|note|close|reopen|sync``: findings followed to closure."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import click
+
+from maintenance_runner.actionlog.followups import (
+    get_followup,
+    list_followups,
+    record_action,
+    run_id_of,
+)
+from maintenance_runner.cli.log import _open
+from maintenance_runner.cli.options import config_option, group
+from maintenance_runner.config.load import load_config
+from maintenance_runner.core.clock import SystemClock, parse_instant
+from maintenance_runner.core.followups import Followup, FollowupError, Rules, rules_from_config
+from maintenance_runner.cycle.followups import create_from_config
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class BadFollowupInput(click.ClickException):
+    """An unknown follow-up or run, or an action the follow-up's state does not allow."""
+
+    exit_code = 2
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+at_option = click.option(
+    "--at",
+    "at_text",
+    metavar="INSTANT",
+    help="Judge targets as of this instant (ISO 8601; no offset = UTC). Default: now.",
+)
+
+
+def actor_option(func: F) -> F:
+    return click.option(
+        "--actor",
+        default=None,
+        help="Who does it (default: $USER).",
+    )(func)
+
+
+def _now(at_text: str | None) -> datetime:
+    if not at_text:
+        return SystemClock().now()
+    try:
+        return parse_instant(at_text)
+    except ValueError:
+        raise click.BadParameter(
+            f"not an ISO 8601 instant: {at_text!r}", param_hint="--at"
+        ) from None
+
+
+def _actor(given: str | None) -> str:
+    actor = (given or os.environ.get("USER") or "").strip()
+    if not actor:
+        raise click.UsageError("who is acting? give --actor (USER is not set)")
+    return actor
+
+
+def _local(value: datetime | None, rules: Rules) -> str:
+    if value is None:
+        return "-"
+    return f"{value.astimezone(rules.calendar.zone):%Y-%m-%d %a %H:%M %Z}"
+
+
+def _utc(value: datetime | None) -> str:
+    return f"{value.astimezone(UTC):%Y-%m-%d %H:%MZ}" if value else "-"
+
+
+def _target(item: Followup) -> str:
+    if item.working_hours_left is None:
+        return item.target
+    if item.working_hours_left >= 0:
+        return f"{item.target}, {item.working_hours_left:g} working h left"
+    return f"{item.target}, overdue {-item.working_hours_left:g} working h"
+
+
+def _recurring(item: Followup) -> str:
+    return f"  RECURRING x{len(item.cycles)}" if item.recurring else ""
+
+
+def _line(item: Followup, rules: Rules) -> str:
+    return (
+        f"#{item.id:<4} {item.priority:<3} {item.status:<12} due {_local(item.due_at, rules):<26} "
+        f"{item.target:<8} {item.host or '-':<24} {item.finding_id or item.title}"
+        f"{_recurring(item)}"
+    )
+
+
+def _rules(config_path: str) -> Rules:
+    return rules_from_config(load_config(config_path).followups)
+
+
+@group("followups")
+def followups_group() -> None:
+    """Findings tracked to closure against response targets in working hours.
+
+    Every finding at or above followups.min_severity (maint.yml) becomes one follow-up per host
+    and finding id, P1 or P2, due after the priority's target in working hours.
+    """
+
+
+@followups_group.command("list")
+@click.option(
+    "--status",
+    type=click.Choice(["open", "acknowledged", "closed", "all"]),
+    default="open",
+    show_default=True,
+    help="open includes acknowledged ones (everything not closed).",
+)
+@click.option("--host", "-H", help="Only follow-ups for this host.")
+@at_option
+@json_option
+@config_option
+def list_command(
+    status: str, host: str | None, at_text: str | None, as_json: bool, config_path: str
+) -> None:
+    """Follow-ups, oldest first: priority, state, due time (local) and target met or missed."""
+    now = _now(at_text)
+    rules = _rules(config_path)
+    with _open(config_path) as log:
+        items = list_followups(log, rules, now, status=status, host=host)
+    if as_json:
+        for item in items:
+            click.echo(json.dumps(item.to_dict(), sort_keys=True))
+        return
+    if not items:
+        click.echo("no follow-ups" if status == "all" else f"no {status} follow-ups")
+        return
+    for item in items:
+        click.echo(_line(item, rules))
+
+
+@followups_group.command("show")
+@click.argument("followup_id", metavar="ID", type=int)
+@at_option
+@json_option
+@config_option
+def show_command(followup_id: int, at_text: str | None, as_json: bool, config_path: str) -> None:
+    """One follow-up: the finding, its target, its history and whether it keeps coming back."""
+    now = _now(at_text)
+    rules = _rules(config_path)
+    with _open(config_path) as log:
+        try:
+            item = get_followup(log, rules, followup_id, now)
+        except FollowupError as exc:
+            raise BadFollowupInput(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(item.to_dict(), indent=2, sort_keys=True))
+        return
+    fields = [
+        ("follow-up", f"#{item.id} {item.priority} {item.status}"),
+        ("title", item.title),
+        ("host", item.host or "-"),
+        ("finding", f"{item.finding_id or '-'} ({item.severity or '-'}, task {item.task or '-'})"),
+        ("message", item.message or "-"),
+        ("recommendation", item.recommendation or "-"),
+        ("run", f"{item.run_uid or '-'} (window {item.window or '-'})"),
+        ("found", f"{_local(item.found_at, rules)} = {_utc(item.found_at)}"),
+        ("opened", f"{_local(item.created_at, rules)} = {_utc(item.created_at)}"),
+        ("due", f"{_local(item.due_at, rules)} = {_utc(item.due_at)}"),
+        ("target", _target(item)),
+    ]
+    if item.state.responded_at:
+        fields.append(("responded", _local(item.state.responded_at, rules)))
+    if item.cycles:
+        cycles = ", ".join(item.cycles)
+        if item.recurring:
+            text = f"YES: found in {len(item.cycles)} cycles ({cycles}): fix the root cause"
+        else:
+            text = f"no: found in {len(item.cycles)} cycle(s) ({cycles})"
+        fields.append(("recurring", text))
+    for label, value in fields:
+        click.echo(f"{label + ':':<16}{value}")
+    if item.events:
+        click.echo("history:")
+    for event in item.events:
+        note = f": {event.note}" if event.note else ""
+        click.echo(f"  {_local(event.at, rules)}  {event.action:<7} {event.actor or '-'}{note}")
+
+
+def _act(config_path: str, followup_id: int, action: str, actor: str, note: str | None) -> None:
+    with _open(config_path) as log:
+        try:
+            record_action(log, followup_id, action, actor, note)
+        except FollowupError as exc:
+            raise BadFollowupInput(f"follow-up {followup_id}: {exc}") from None
+    past = {"ack": "acknowledged", "note": "noted", "close": "closed", "reopen": "reopened"}
+    click.echo(f"follow-up #{followup_id} {past[action]} by {actor}")
+
+
+@followups_group.command("ack")
+@click.argument("followup_id", metavar="ID", type=int)
+@click.option("--note", help="Why, or what happens next.")
+@actor_option
+@config_option
+def ack_command(followup_id: int, note: str | None, actor: str | None, config_path: str) -> None:
+    """Acknowledge: someone owns it now (meets the response target when in time)."""
+    _act(config_path, followup_id, "ack", _actor(actor), note)
+
+
+@followups_group.command("note")
+@click.argument("followup_id", metavar="ID", type=int)
+@click.argument("text")
+@actor_option
+@config_option
+def note_command(followup_id: int, text: str, actor: str | None, config_path: str) -> None:
+    """Add a note (any state)."""
+    _act(config_path, followup_id, "note", _actor(actor), text)
+
+
+@followups_group.command("close")
+@click.argument("followup_id", metavar="ID", type=int)
+@click.option("--note", required=True, help="What was done (required).")
+@actor_option
+@config_option
+def close_command(followup_id: int, note: str, actor: str | None, config_path: str) -> None:
+    """Close with a note saying what was done."""
+    _act(config_path, followup_id, "close", _actor(actor), note)
+
+
+@followups_group.command("reopen")
+@click.argument("followup_id", metavar="ID", type=int)
+@click.option("--note", help="Why it is open again.")
+@actor_option
+@config_option
+def reopen_command(followup_id: int, note: str | None, actor: str | None, config_path: str) -> None:
+    """Reopen a closed follow-up."""
+    _act(config_path, followup_id, "reopen", _actor(actor), note)
+
+
+@followups_group.command("sync")
+@click.option("--run", "run_uid", metavar="RUN_UID", help="Only the findings of this run.")
+@at_option
+@json_option
+@config_option
+def sync_command(run_uid: str | None, at_text: str | None, as_json: bool, config_path: str) -> None:
+    """Open follow-ups for findings already in the action log (idempotent)."""
+    now = _now(at_text)
+    config = load_config(config_path)
+    rules = rules_from_config(config.followups)
+    with _open(config_path) as log:
+        try:
+            run_id = run_id_of(log, run_uid) if run_uid else None
+            created = create_from_config(log, config, run_id=run_id)
+        except FollowupError as exc:
+            raise BadFollowupInput(str(exc)) from None
+        items = list_followups(log, rules, now, status="all", ids=created) if created else []
+    if as_json:
+        click.echo(json.dumps([item.to_dict() for item in items], indent=2, sort_keys=True))
+        return
+    click.echo(f"opened {len(items)} follow-up(s)")
+    for item in items:
+        click.echo(_line(item, rules))
