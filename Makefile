@@ -18,7 +18,7 @@ FAULTS ?= outdated:all
 help:
 	@echo "make demo       the change cycle on two lab hosts: plan, approve, apply, rollback, report"
 	@echo "make test       install what is missing, lint, then pytest (unit, integration, Molecule)"
-	@echo "make lint       ruff, yamllint, ansible-lint (production profile), playbook syntax"
+	@echo "make lint       ruff, the runner's import contracts, yamllint, ansible-lint, playbook syntax"
 	@echo "make lab N=3    start N lab hosts (inventory in .maint/lab/hosts.yml); make lab-down"
 	@echo "                FAULTS=weak-sshd:2,av-stale:1-3 seeds faults (.maint/lab/faults.json)"
 
@@ -48,6 +48,7 @@ deps: system-deps venv
 lint: venv
 	ruff check .
 	ruff format --check .
+	lint-imports
 	yamllint --strict .
 	@# ansible-lint and the syntax check resolve maint.preventive to this checkout.
 	export ANSIBLE_COLLECTIONS_PATH="$$(python -m maintenance_runner.ansible.collection)"; \

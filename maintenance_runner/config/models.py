@@ -9,6 +9,7 @@ across sections (calendar references, ICS files, policies named by windows) are 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -34,6 +35,7 @@ KNOWN_TASKS = ("access_review", "backup_verify", "antivirus", "patching", "harde
 
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _OFFSET_RE = re.compile(r"^([+-]?\d+)d$")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _HHMM_RE = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -63,6 +65,23 @@ def parse_offset(text: str | int) -> int:
     if not match:
         raise ValueError(f"not an offset in days: {text!r} (use e.g. 2d, 0d, -1d)")
     return int(match.group(1))
+
+
+def parse_days(text: str | Iterable[str]) -> tuple[int, ...]:
+    """``mon-fri``, ``[mon, wed, fri]`` or ``[mon-thu, sat]`` -> weekday numbers (Monday = 0)."""
+    items = [text] if isinstance(text, str) else list(text)
+    found: set[int] = set()
+    for item in items:
+        parts = [p.strip().lower()[:3] for p in str(item).split("-")]
+        if len(parts) > 2 or any(p not in WEEKDAYS for p in parts):
+            raise ValueError(f"not a weekday or a range of weekdays: {item!r} (use e.g. mon-fri)")
+        first, last = WEEKDAYS.index(parts[0]), WEEKDAYS.index(parts[-1])
+        if last < first:
+            raise ValueError(f"weekday range {item!r} ends before it starts")
+        found.update(range(first, last + 1))
+    if not found:
+        raise ValueError("no working days given")
+    return tuple(sorted(found))
 
 
 def parse_zone(name: str) -> ZoneInfo:
@@ -358,8 +377,6 @@ class FollowupsSpec(_Strict):
         @field_validator("days")
         @classmethod
         def _days(cls, value: str | list[str]) -> str | list[str]:
-            from maintenance_runner.core.workhours import parse_days
-
             parse_days(value)
             return value
 

@@ -22,29 +22,12 @@ from dateutil import tz
 from dateutil.relativedelta import relativedelta
 from dateutil.rrule import DAILY, rrule, weekday, weekdays
 
+from maintenance_runner.config.models import parse_days
 from maintenance_runner.core.clock import local_to_utc
 
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MIDNIGHT = time(0)
 # More closed days than this in a row means the calendar has no working time at all.
 MAX_CLOSED_DAYS = 3700
-
-
-def parse_days(text: str | Iterable[str]) -> tuple[int, ...]:
-    """``mon-fri``, ``[mon, wed, fri]`` or ``[mon-thu, sat]`` -> weekday numbers (Monday = 0)."""
-    items = [text] if isinstance(text, str) else list(text)
-    found: set[int] = set()
-    for item in items:
-        parts = [p.strip().lower()[:3] for p in str(item).split("-")]
-        if len(parts) > 2 or any(p not in WEEKDAYS for p in parts):
-            raise ValueError(f"not a weekday or a range of weekdays: {item!r} (use e.g. mon-fri)")
-        first, last = WEEKDAYS.index(parts[0]), WEEKDAYS.index(parts[-1])
-        if last < first:
-            raise ValueError(f"weekday range {item!r} ends before it starts")
-        found.update(range(first, last + 1))
-    if not found:
-        raise ValueError("no working days given")
-    return tuple(sorted(found))
 
 
 @dataclass(frozen=True)

@@ -7,13 +7,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from maintenance_runner.config.models import parse_days
 from maintenance_runner.core.workhours import (
     WorkCalendar,
     add_working_hours,
     day_interval,
     is_working_time,
     make_calendar,
-    parse_days,
     working_hours_between,
 )
 
