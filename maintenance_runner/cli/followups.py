@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
 
 import click
 
@@ -16,14 +13,19 @@ from maintenance_runner.actionlog.followups import (
     record_action,
     run_id_of,
 )
-from maintenance_runner.cli.log import _open
-from maintenance_runner.cli.options import config_option, group
+from maintenance_runner.cli.options import (
+    actor_option,
+    at_option,
+    clock_at,
+    config_option,
+    current_actor,
+    group,
+    json_option,
+    open_actionlog,
+)
 from maintenance_runner.config.load import load_config
-from maintenance_runner.core.clock import SystemClock, parse_instant
 from maintenance_runner.core.followups import Followup, FollowupError, Rules, rules_from_config
 from maintenance_runner.cycle.followups import create_from_config
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 class BadFollowupInput(click.ClickException):
@@ -32,39 +34,7 @@ class BadFollowupInput(click.ClickException):
     exit_code = 2
 
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-at_option = click.option(
-    "--at",
-    "at_text",
-    metavar="INSTANT",
-    help="Judge targets as of this instant (ISO 8601; no offset = UTC). Default: now.",
-)
-
-
-def actor_option(func: F) -> F:
-    return click.option(
-        "--actor",
-        default=None,
-        help="Who does it (default: $USER).",
-    )(func)
-
-
-def _now(at_text: str | None) -> datetime:
-    if not at_text:
-        return SystemClock().now()
-    try:
-        return parse_instant(at_text)
-    except ValueError:
-        raise click.BadParameter(
-            f"not an ISO 8601 instant: {at_text!r}", param_hint="--at"
-        ) from None
-
-
-def _actor(given: str | None) -> str:
-    actor = (given or os.environ.get("USER") or "").strip()
-    if not actor:
-        raise click.UsageError("who is acting? give --actor (USER is not set)")
-    return actor
+_AT_HELP = "Judge targets as of this instant (ISO 8601; no offset = UTC). Default: now."
 
 
 def _local(value: datetime | None, rules: Rules) -> str:
@@ -119,16 +89,16 @@ def followups_group() -> None:
     help="open includes acknowledged ones (everything not closed).",
 )
 @click.option("--host", "-H", help="Only follow-ups for this host.")
-@at_option
-@json_option
+@at_option(_AT_HELP)
+@json_option()
 @config_option
 def list_command(
-    status: str, host: str | None, at_text: str | None, as_json: bool, config_path: str
+    status: str, host: str | None, at: datetime | None, as_json: bool, config_path: str
 ) -> None:
     """Follow-ups, oldest first: priority, state, due time (local) and target met or missed."""
-    now = _now(at_text)
+    now = clock_at(at).now()
     rules = _rules(config_path)
-    with _open(config_path) as log:
+    with open_actionlog(config_path) as log:
         items = list_followups(log, rules, now, status=status, host=host)
     if as_json:
         for item in items:
@@ -143,14 +113,14 @@ def list_command(
 
 @followups_group.command("show")
 @click.argument("followup_id", metavar="ID", type=int)
-@at_option
-@json_option
+@at_option(_AT_HELP)
+@json_option()
 @config_option
-def show_command(followup_id: int, at_text: str | None, as_json: bool, config_path: str) -> None:
+def show_command(followup_id: int, at: datetime | None, as_json: bool, config_path: str) -> None:
     """One follow-up: the finding, its target, its history and whether it keeps coming back."""
-    now = _now(at_text)
+    now = clock_at(at).now()
     rules = _rules(config_path)
-    with _open(config_path) as log:
+    with open_actionlog(config_path) as log:
         try:
             item = get_followup(log, rules, followup_id, now)
         except FollowupError as exc:
@@ -190,7 +160,7 @@ def show_command(followup_id: int, at_text: str | None, as_json: bool, config_pa
 
 
 def _act(config_path: str, followup_id: int, action: str, actor: str, note: str | None) -> None:
-    with _open(config_path) as log:
+    with open_actionlog(config_path) as log:
         try:
             record_action(log, followup_id, action, actor, note)
         except FollowupError as exc:
@@ -206,7 +176,7 @@ def _act(config_path: str, followup_id: int, action: str, actor: str, note: str 
 @config_option
 def ack_command(followup_id: int, note: str | None, actor: str | None, config_path: str) -> None:
     """Acknowledge: someone owns it now (meets the response target when in time)."""
-    _act(config_path, followup_id, "ack", _actor(actor), note)
+    _act(config_path, followup_id, "ack", current_actor(actor), note)
 
 
 @followups_group.command("note")
@@ -216,7 +186,7 @@ def ack_command(followup_id: int, note: str | None, actor: str | None, config_pa
 @config_option
 def note_command(followup_id: int, text: str, actor: str | None, config_path: str) -> None:
     """Add a note (any state)."""
-    _act(config_path, followup_id, "note", _actor(actor), text)
+    _act(config_path, followup_id, "note", current_actor(actor), text)
 
 
 @followups_group.command("close")
@@ -226,7 +196,7 @@ def note_command(followup_id: int, text: str, actor: str | None, config_path: st
 @config_option
 def close_command(followup_id: int, note: str, actor: str | None, config_path: str) -> None:
     """Close with a note saying what was done."""
-    _act(config_path, followup_id, "close", _actor(actor), note)
+    _act(config_path, followup_id, "close", current_actor(actor), note)
 
 
 @followups_group.command("reopen")
@@ -236,20 +206,20 @@ def close_command(followup_id: int, note: str, actor: str | None, config_path: s
 @config_option
 def reopen_command(followup_id: int, note: str | None, actor: str | None, config_path: str) -> None:
     """Reopen a closed follow-up."""
-    _act(config_path, followup_id, "reopen", _actor(actor), note)
+    _act(config_path, followup_id, "reopen", current_actor(actor), note)
 
 
 @followups_group.command("sync")
 @click.option("--run", "run_uid", metavar="RUN_UID", help="Only the findings of this run.")
-@at_option
-@json_option
+@at_option(_AT_HELP)
+@json_option()
 @config_option
-def sync_command(run_uid: str | None, at_text: str | None, as_json: bool, config_path: str) -> None:
+def sync_command(run_uid: str | None, at: datetime | None, as_json: bool, config_path: str) -> None:
     """Open follow-ups for findings already in the action log (idempotent)."""
-    now = _now(at_text)
+    now = clock_at(at).now()
     config = load_config(config_path)
     rules = rules_from_config(config.followups)
-    with _open(config_path) as log:
+    with open_actionlog(config_path) as log:
         try:
             run_id = run_id_of(log, run_uid) if run_uid else None
             created = create_from_config(log, config, run_id=run_id)

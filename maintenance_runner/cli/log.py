@@ -8,16 +8,16 @@ from typing import Any
 
 import click
 
-from maintenance_runner.actionlog import ActionLog
 from maintenance_runner.actionlog.store import redact
-from maintenance_runner.cli.options import config_option, group
-from maintenance_runner.config.load import DEFAULT_CONFIG, load_config
+from maintenance_runner.cli.options import (
+    config_option,
+    config_path_of,
+    group,
+    inherited_config_option,
+    json_option,
+    open_actionlog,
+)
 from maintenance_runner.core.clock import SystemClock, parse_instant
-
-
-def _open(config_path: str) -> ActionLog:
-    config = load_config(config_path)
-    return ActionLog(config.actionlog_url)
 
 
 def _since(text: str | None) -> datetime | None:
@@ -45,7 +45,7 @@ def _jsonable(value: Any) -> Any:
 @click.option("--host", "-H", help="Only results for this host.")
 @click.option("--since", help="Only results from this instant (ISO 8601) or age (7d, 12h) on.")
 @click.option("--limit", default=200, show_default=True, help="At most this many (0: all).")
-@click.option("--json", "as_json", is_flag=True, help="Print JSON lines.")
+@json_option("Print JSON lines.")
 @config_option
 @click.pass_context
 def log_group(
@@ -62,7 +62,7 @@ def log_group(
     if ctx.invoked_subcommand is not None:
         return
     since_at = _since(since)
-    with _open(config_path) as store:
+    with open_actionlog(config_path) as store:
         rows = store.results(window=window, host=host, since=since_at, limit=limit or None)
     if as_json:
         for row in rows:
@@ -80,30 +80,14 @@ def log_group(
         )
 
 
-def _config_path(ctx: click.Context, given: str | None) -> str:
-    if given:
-        return given
-    return str((ctx.obj or {}).get("config_path", DEFAULT_CONFIG))
-
-
-sub_config_option = click.option(
-    "--config",
-    "-c",
-    "config_path",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="The site description (default: maint.yml, or the one given to `maint log`).",
-)
-
-
 @log_group.command("verify")
-@sub_config_option
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@inherited_config_option
+@json_option("Print the report as JSON.")
 @click.pass_context
 def verify_command(ctx: click.Context, config_path: str | None, as_json: bool) -> None:
     """Recompute every hash chain; name each edited, deleted or inserted row (exit 1 if any)."""
-    path = _config_path(ctx, config_path)
-    with _open(path) as store:
+    path = config_path_of(ctx, config_path)
+    with open_actionlog(path) as store:
         report = store.verify()
         url = redact(store.url)
     if as_json:
@@ -137,8 +121,8 @@ def verify_command(ctx: click.Context, config_path: str | None, as_json: bool) -
 
 @log_group.command("summary")
 @click.option("--month", help="YYYY-MM (default: the current month, UTC).")
-@sub_config_option
-@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@inherited_config_option
+@json_option()
 @click.pass_context
 def summary_command(
     ctx: click.Context, month: str | None, config_path: str | None, as_json: bool
@@ -153,7 +137,7 @@ def summary_command(
     except ValueError:
         raise click.BadParameter(f"not YYYY-MM: {month!r}", param_hint="--month") from None
     after = (first + timedelta(days=32)).replace(day=1)
-    with _open(_config_path(ctx, config_path)) as store:
+    with open_actionlog(config_path_of(ctx, config_path)) as store:
         rows = store.summary(first, after)
     if as_json:
         click.echo(json.dumps({"month": f"{first:%Y-%m}", "rows": rows}, indent=2))

@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 import click
 
+from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.cli.errors import MaintCommand, MaintGroup
-from maintenance_runner.config.load import DEFAULT_CONFIG
+from maintenance_runner.config.load import DEFAULT_CONFIG, load_config
 from maintenance_runner.core.clock import Clock, FixedClock, SystemClock, parse_instant
 from maintenance_runner.errors import UsageProblem
 
@@ -71,6 +72,28 @@ config_option = click.option(
     show_default=True,
     help="The site description (maint.yml).",
 )
+
+# A subcommand's own --config; without it, the one given to its group (``maint log verify``).
+inherited_config_option = click.option(
+    "--config",
+    "-c",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="The site description (default: maint.yml, or the one given to the group command).",
+)
+
+
+def config_path_of(ctx: click.Context, given: str | None) -> str:
+    """The subcommand's --config, else its group's, else maint.yml."""
+    if given:
+        return given
+    return str((ctx.obj or {}).get("config_path", DEFAULT_CONFIG))
+
+
+def open_actionlog(config_path: str) -> ActionLog:
+    """The action log maint.yml names (the caller closes it, or uses it as a context)."""
+    return ActionLog(load_config(config_path).actionlog_url)
 
 
 def json_option(help_text: str = "Print JSON.") -> Callable[[F], F]:

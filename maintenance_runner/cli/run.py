@@ -11,7 +11,7 @@ import yaml
 
 from maintenance_runner.ansible.collection import preventive_tasks
 from maintenance_runner.ansible.execution import run_playbook
-from maintenance_runner.cli.options import command
+from maintenance_runner.cli.options import command, json_option
 from maintenance_runner.cli.render import summarize
 
 
@@ -48,7 +48,7 @@ def _parse_extra(values: tuple[str, ...]) -> dict[str, object]:
 @click.option("--check", is_flag=True, help="Check mode: report what would change, change nothing.")
 @click.option("--diff/--no-diff", default=True, show_default=True, help="Show diffs of changes.")
 @click.option("-e", "--extra-vars", "extra", multiple=True, help="KEY=VALUE (YAML value) or @FILE.")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@json_option("Print the results as JSON.")
 def run_command(
     tasks: tuple[str, ...],
     inventory: Path,

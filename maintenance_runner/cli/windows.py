@@ -8,30 +8,12 @@ from typing import Any
 
 import click
 
-from maintenance_runner.cli.options import config_option, group
+from maintenance_runner.cli.options import at_option, clock_at, config_option, group, json_option
 from maintenance_runner.config.load import load_config
 from maintenance_runner.config.models import MaintConfig
-from maintenance_runner.core.clock import Clock, FixedClock, SystemClock, parse_instant
 from maintenance_runner.core.schedule import Occurrence, next_planned, occurrences, window_status
 
-at_option = click.option(
-    "--at",
-    "at_text",
-    metavar="INSTANT",
-    help="Pretend it is this instant (ISO 8601, e.g. 2026-12-10T22:30+01:00; no offset = UTC).",
-)
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-
-
-def _clock(at_text: str | None) -> Clock:
-    if not at_text:
-        return SystemClock()
-    try:
-        return FixedClock(parse_instant(at_text))
-    except ValueError:
-        raise click.BadParameter(
-            f"not an ISO 8601 instant: {at_text!r}", param_hint="--at"
-        ) from None
+_AT_HELP = "Pretend it is this instant (ISO 8601, e.g. 2026-12-10T22:30+01:00; no offset = UTC)."
 
 
 def _local(occ: Occurrence, instant: datetime) -> str:
@@ -65,8 +47,7 @@ def record(config: MaintConfig, found: list[Occurrence]) -> list[int]:
 
     with ActionLog(config.actionlog_url) as store:
         return [
-            store.record_occurrence(occ.slot, state=occ.status, reason=occ.reason)
-            for occ in found
+            store.record_occurrence(occ.slot, state=occ.status, reason=occ.reason) for occ in found
         ]
 
 
@@ -77,12 +58,12 @@ def windows_group() -> None:
 
 @windows_group.command("list")
 @config_option
-@at_option
-@json_option
-def list_command(config_path: str, at_text: str | None, as_json: bool) -> None:
+@at_option(_AT_HELP)
+@json_option()
+def list_command(config_path: str, at: datetime | None, as_json: bool) -> None:
     """List the windows with their schedule and next opening."""
     config = load_config(config_path)
-    now = _clock(at_text).now()
+    now = clock_at(at).now()
     rows = [(window, next_planned(window, config, now)) for window in config.windows]
     if as_json:
         click.echo(
@@ -133,15 +114,15 @@ def list_command(config_path: str, at_text: str | None, as_json: bool) -> None:
     help="Also store these occurrences in the action log (planned, or skipped with the reason).",
 )
 @config_option
-@at_option
-@json_option
+@at_option(_AT_HELP)
+@json_option()
 def next_command(
-    name: str, count: int, record_them: bool, config_path: str, at_text: str | None, as_json: bool
+    name: str, count: int, record_them: bool, config_path: str, at: datetime | None, as_json: bool
 ) -> None:
     """The next COUNT occurrences of window NAME, local time and UTC, skipped ones with why."""
     config = load_config(config_path)
     window = config.window(name)
-    now = _clock(at_text).now()
+    now = clock_at(at).now()
     found = list(occurrences(window, config, since=now, count=count))
     if record_them:
         record(config, found)
@@ -171,14 +152,14 @@ def next_command(
 @windows_group.command("status")
 @click.argument("names", nargs=-1)
 @config_option
-@at_option
-@json_option
+@at_option(_AT_HELP)
+@json_option()
 def status_command(
-    names: tuple[str, ...], config_path: str, at_text: str | None, as_json: bool
+    names: tuple[str, ...], config_path: str, at: datetime | None, as_json: bool
 ) -> None:
     """Is each window (or the NAMES given) open now, or at --at, and why."""
     config = load_config(config_path)
-    now = _clock(at_text).now()
+    now = clock_at(at).now()
     windows = [config.window(n) for n in names] if names else config.windows
     statuses = [window_status(w, config, now) for w in windows]
     if as_json:
