@@ -4,11 +4,121 @@
 
 from __future__ import annotations
 
+import re
+
 from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
 
 DOCUMENTATION_NOTE = "See docs/roles/hardening.md for the control ids and finding ids."
 
 _finding = finder("hardening")
+
+# Controls that judge or change sshd's configuration: left out where sshd is not installed.
+SSHD_CONTROLS = re.compile(r"^(SSH-|PERM-04)")
+
+
+# --- discovery: which controls run and on what ------------------------------------------------
+
+
+def hardening_enabled(controls, flags, sshd=True):
+    """Ids of the enabled controls, in registry order. ``flags`` are the values of each control's
+    ``flag`` variable, in the same order (``query('ansible.builtin.vars', *flag names)``);
+    without sshd (``sshd`` false) the sshd controls are left out."""
+    flags = list(flags)
+    if len(flags) != len(controls):
+        raise ValueError(
+            "hardening_enabled: %d flags for %d controls" % (len(flags), len(controls))
+        )
+    return [
+        c["id"]
+        for c, flag in zip(controls, flags, strict=True)
+        if flag and (sshd or not SSHD_CONTROLS.match(c["id"]))
+    ]
+
+
+def hardening_perm_items(static_results, home_results=None):
+    """The permission items that exist on this host: the looped stat results of the static
+    items (owner root added) and of the user homes (PERM-06, mode 0750, directories only)."""
+    items = [
+        dict(r["item"], owner="root")
+        for r in static_results or []
+        if (r.get("stat") or {}).get("exists")
+    ]
+    for r in home_results or []:
+        if (r.get("stat") or {}).get("isdir"):
+            items.append({"path": r["item"], "control": "PERM-06", "mode": "0750"})
+    return items
+
+
+def hardening_sysctl_control(kernel, network):
+    """{sysctl key: control id}: KERN-01 for the kernel settings, NET-01 for the network ones."""
+    out = dict.fromkeys(kernel or {}, "KERN-01")
+    out.update(dict.fromkeys(network or {}, "NET-01"))
+    return out
+
+
+def hardening_missing_packages(package_items, scope, installed):
+    """Packages of the controls in ``scope`` that are not installed (``installed``: the
+    package_facts packages); controls without a package on this OS family are skipped."""
+    return [
+        item["package"]
+        for item in package_items or []
+        if item["control"] in scope and item["package"] and item["package"] not in installed
+    ]
+
+
+def hardening_sysctl_live(probe, control_of=None, scope=None):
+    """Keys whose live value differs and can be written here (hardening_sysctl_probe result);
+    with ``scope``, only the keys of those controls (``control_of``: hardening_sysctl_control)."""
+    writable = probe.get("writable") or []
+    keys = [k for k in probe.get("noncompliant") or [] if k in writable]
+    if scope is not None:
+        keys = [k for k in keys if (control_of or {}).get(k) in scope]
+    return keys
+
+
+def hardening_sysctl_current(probe):
+    """{key: live value} of the keys the run may set live: what rollback writes back."""
+    current = probe.get("current") or {}
+    return {k: current[k] for k in hardening_sysctl_live(probe)}
+
+
+def hardening_not_writable(probe, kernel, network):
+    """{KERN-01: keys, NET-01: keys} that differ but cannot be written live on this host."""
+    keys = probe.get("not_writable") or []
+    return {
+        "KERN-01": [k for k in keys if k in (kernel or {})],
+        "NET-01": [k for k in keys if k in (network or {})],
+    }
+
+
+# --- a pass over the controls (audit in check mode, then apply) ----------------------------------
+
+
+def hardening_pass_items(
+    file_results,
+    package_items,
+    scope,
+    missing_packages,
+    legacy_installed,
+    syslog=None,
+    sysctl_live=(),
+    sysctl_control=None,
+):
+    """Per-item results of one pass, each with the ``control`` it belongs to (the input of
+    hardening_outcome): the file module's results, the packages to install, the legacy services
+    to remove, the syslog service (unless skipped) and the sysctl keys to set live."""
+    items = list(file_results or [])
+    items += [
+        dict(item, changed=True)
+        for item in package_items or []
+        if item["control"] in scope and item["package"] and item["package"] in missing_packages
+    ]
+    if "SVC-01" in scope and legacy_installed:
+        items.append({"control": "SVC-01", "changed": True})
+    if syslog is not None and not syslog.get("skipped"):
+        items.append({"control": "LOG-01", "changed": syslog.get("changed", False)})
+    items += [{"control": (sysctl_control or {})[k], "changed": True} for k in sysctl_live or []]
+    return items
 
 
 def hardening_outcome(items, controls):
@@ -28,6 +138,22 @@ def hardening_outcome(items, controls):
 def hardening_noncompliant(outcome, enabled):
     """Enabled controls whose audit (check-mode) pass would change something, in registry order."""
     return [c for c in enabled if (outcome.get(c) or {}).get("changed")]
+
+
+def hardening_access_todo(controls, todo):
+    """The controls of ``todo`` that can affect remote access: the lockout guard must pass."""
+    access = {c["id"] for c in controls if c.get("access")}
+    return [cid for cid in todo if cid in access]
+
+
+def hardening_ssh_planned(entries, todo):
+    """{sshd directive: value} the apply pass writes for the controls in ``todo``."""
+    return {
+        line["key"]: line["value"]
+        for entry in entries
+        if entry["control"] in todo
+        for line in entry["lines"]
+    }
 
 
 def hardening_controls(controls, enabled, audit, applied=None, check_mode=False, not_writable=None):
@@ -76,6 +202,14 @@ def hardening_score(table, before=False):
     compliant = [r for r in enabled if r["status"] in good]
     percent = round(100.0 * len(compliant) / len(enabled), 1) if enabled else 100.0
     return {"compliant": len(compliant), "enabled": len(enabled), "percent": percent}
+
+
+def hardening_status(table, todo, refused=False, drift=None, after_problems=None):
+    """The result's status: ``failed`` on a refusal, sshd drift, access problems after the run
+    or a failed control; else ``changed`` when controls were (or would be) applied; else ``ok``."""
+    if refused or drift or after_problems or any(r["status"] == "failed" for r in table):
+        return "failed"
+    return "changed" if todo else "ok"
 
 
 def hardening_findings(
@@ -242,6 +376,17 @@ def hardening_windows_findings(changed, check_mode=False):
 class FilterModule:
     def filters(self):
         return {
+            "hardening_enabled": hardening_enabled,
+            "hardening_perm_items": hardening_perm_items,
+            "hardening_sysctl_control": hardening_sysctl_control,
+            "hardening_missing_packages": hardening_missing_packages,
+            "hardening_sysctl_live": hardening_sysctl_live,
+            "hardening_sysctl_current": hardening_sysctl_current,
+            "hardening_not_writable": hardening_not_writable,
+            "hardening_pass_items": hardening_pass_items,
+            "hardening_access_todo": hardening_access_todo,
+            "hardening_ssh_planned": hardening_ssh_planned,
+            "hardening_status": hardening_status,
             "hardening_outcome": hardening_outcome,
             "hardening_noncompliant": hardening_noncompliant,
             "hardening_controls": hardening_controls,

@@ -318,3 +318,159 @@ def test_modprobe_conf():
 @pytest.mark.parametrize("check_mode,expected", [(True, ["hardening.win_smb1"]), (False, [])])
 def test_windows_findings(check_mode, expected):
     assert [f["id"] for f in hf.hardening_windows_findings(["WIN-01"], check_mode)] == expected
+
+
+# --- the filters that replace the role's Jinja: discovery, passes, guard, status ---------------
+
+REGISTRY = [
+    {"id": "SSH-01", "access": True},
+    {"id": "KERN-01", "access": False},
+    {"id": "PERM-04", "access": False},
+    {"id": "PERM-06", "access": True},
+    {"id": "SVC-01", "access": False},
+]
+
+
+def test_enabled_controls_follow_the_flags_and_sshd():
+    flags = [True, False, True, "yes", True]
+    assert hf.hardening_enabled(REGISTRY, flags) == ["SSH-01", "PERM-04", "PERM-06", "SVC-01"]
+    # without sshd: the sshd controls (SSH-*, PERM-04) are left out
+    assert hf.hardening_enabled(REGISTRY, flags, sshd=False) == ["PERM-06", "SVC-01"]
+    with pytest.raises(ValueError, match="4 flags for 5 controls"):
+        hf.hardening_enabled(REGISTRY, flags[:4])
+
+
+def test_perm_items_from_the_stat_results():
+    static = [
+        {
+            "item": {"control": "PERM-03", "path": "/etc/crontab", "mode": "0600", "group": "root"},
+            "stat": {"exists": True},
+        },
+        {
+            "item": {"control": "PERM-01", "path": "/etc/gshadow-", "mode": "0640"},
+            "stat": {"exists": False},
+        },
+    ]
+    homes = [
+        {"item": "/home/maint", "stat": {"exists": True, "isdir": True}},
+        {"item": "/home/gone", "stat": {"exists": False}},
+        {"item": "/home/file", "stat": {"exists": True, "isdir": False}},
+        {"item": "/home/skipped", "skipped": True},
+    ]
+    assert hf.hardening_perm_items(static, homes) == [
+        {
+            "control": "PERM-03",
+            "path": "/etc/crontab",
+            "mode": "0600",
+            "group": "root",
+            "owner": "root",
+        },
+        {"path": "/home/maint", "control": "PERM-06", "mode": "0750"},
+    ]
+    assert hf.hardening_perm_items(static) == hf.hardening_perm_items(static, [])[:1]
+
+
+PROBE = {
+    "current": {"kernel.kptr_restrict": "0", "net.ipv4.ip_forward": "1", "fs.suid_dumpable": "2"},
+    "noncompliant": ["kernel.kptr_restrict", "net.ipv4.ip_forward", "fs.suid_dumpable"],
+    "writable": ["net.ipv4.ip_forward", "fs.suid_dumpable"],
+    "not_writable": ["kernel.kptr_restrict"],
+}
+KERNEL = {"kernel.kptr_restrict": 2, "fs.suid_dumpable": 0}
+NETWORK = {"net.ipv4.ip_forward": 0}
+
+
+def test_sysctl_filters():
+    control_of = hf.hardening_sysctl_control(KERNEL, NETWORK)
+    assert control_of == {
+        "kernel.kptr_restrict": "KERN-01",
+        "fs.suid_dumpable": "KERN-01",
+        "net.ipv4.ip_forward": "NET-01",
+    }
+    assert hf.hardening_sysctl_live(PROBE) == ["net.ipv4.ip_forward", "fs.suid_dumpable"]
+    assert hf.hardening_sysctl_live(PROBE, control_of, ["NET-01"]) == ["net.ipv4.ip_forward"]
+    assert hf.hardening_sysctl_live(PROBE, control_of, []) == []
+    assert hf.hardening_sysctl_current(PROBE) == {
+        "net.ipv4.ip_forward": "1",
+        "fs.suid_dumpable": "2",
+    }
+    assert hf.hardening_not_writable(PROBE, KERNEL, NETWORK) == {
+        "KERN-01": ["kernel.kptr_restrict"],
+        "NET-01": [],
+    }
+
+
+PACKAGES = [
+    {"control": "AUTH-03", "package": "libpam-pwquality"},
+    {"control": "AUTH-04", "package": ""},  # none on this OS family
+    {"control": "LOG-01", "package": "rsyslog"},
+]
+
+
+def test_missing_packages_of_the_scope():
+    installed = {"rsyslog": [{"version": "8"}]}
+    scope = ["AUTH-03", "AUTH-04", "LOG-01"]
+    assert hf.hardening_missing_packages(PACKAGES, scope, installed) == ["libpam-pwquality"]
+    assert hf.hardening_missing_packages(PACKAGES, ["LOG-01"], installed) == []
+
+
+def test_pass_items_feed_the_outcome():
+    files = [{"control": "SSH-01", "changed": True}, {"control": "PERM-03", "changed": False}]
+    control_of = hf.hardening_sysctl_control(KERNEL, NETWORK)
+    items = hf.hardening_pass_items(
+        files,
+        PACKAGES,
+        ["SSH-01", "PERM-03", "AUTH-03", "SVC-01", "LOG-01", "NET-01"],
+        ["libpam-pwquality"],
+        ["telnetd"],
+        {"changed": False},
+        ["net.ipv4.ip_forward"],
+        control_of,
+    )
+    assert items == [
+        *files,
+        {"control": "AUTH-03", "package": "libpam-pwquality", "changed": True},
+        {"control": "SVC-01", "changed": True},
+        {"control": "LOG-01", "changed": False},
+        {"control": "NET-01", "changed": True},
+    ]
+    scope = ["SSH-01", "PERM-03", "AUTH-03", "SVC-01", "LOG-01", "NET-01", "KERN-01"]
+    outcome = hf.hardening_outcome(items, scope)
+    assert hf.hardening_noncompliant(outcome, scope) == ["SSH-01", "AUTH-03", "SVC-01", "NET-01"]
+    # a skipped syslog task and nothing else to do add nothing
+    assert hf.hardening_pass_items([], PACKAGES, ["SVC-01"], [], [], {"skipped": True}) == []
+
+
+def test_access_todo_and_planned_sshd_values():
+    assert hf.hardening_access_todo(REGISTRY, ["KERN-01", "PERM-06", "SSH-01"]) == [
+        "PERM-06",
+        "SSH-01",
+    ]
+    assert hf.hardening_access_todo(REGISTRY, ["KERN-01", "SVC-01"]) == []
+    entries = [
+        {"control": "SSH-01", "lines": [{"key": "PermitRootLogin", "value": "no"}]},
+        {
+            "control": "SSH-03",
+            "lines": [{"key": "MaxAuthTries", "value": 3}, {"key": "LoginGraceTime", "value": 30}],
+        },
+    ]
+    assert hf.hardening_ssh_planned(entries, ["SSH-03"]) == {
+        "MaxAuthTries": 3,
+        "LoginGraceTime": 30,
+    }
+    assert hf.hardening_ssh_planned(entries, []) == {}
+
+
+@pytest.mark.parametrize(
+    "table,todo,kw,expected",
+    [
+        ([{"status": "fixed"}], ["SSH-01"], {}, "changed"),
+        ([{"status": "compliant"}], [], {}, "ok"),
+        ([{"status": "failed"}], ["SSH-01"], {}, "failed"),
+        ([{"status": "noncompliant"}], ["SSH-01"], {"refused": True}, "failed"),
+        ([], [], {"drift": [{"key": "MaxAuthTries"}]}, "failed"),
+        ([], [], {"after_problems": ["no key"]}, "failed"),
+    ],
+)
+def test_status(table, todo, kw, expected):
+    assert hf.hardening_status(table, todo, **kw) == expected
