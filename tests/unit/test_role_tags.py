@@ -14,7 +14,9 @@ change, under ``--tags patch``):
    included after it) does;
 3. an include runs under ``--tags X`` when any task it includes carries the tag ``X``;
 4. an include that runs under ``--tags X`` and applies tags to what it includes applies ``X``
-   (or ``always``) too, so it never runs only the parts of a file that happen to be ``always``.
+   (or ``always``) too, so it never runs only the parts of a file that happen to be ``always``;
+5. an import carries only tags that every task of its file carries itself: the tags stay
+   readable on the tasks, and importing changes no task's selection.
 
 Ansible's own ``--list-tasks`` cross-checks the tag selection modelled here, and names the guards
 of access_review directly.
@@ -143,6 +145,7 @@ class Role:
             if path.exists():
                 self.vars.update(yaml.safe_load(path.read_text()) or {})
         self._scope = itertools.count()
+        self.imports: list[Task] = []  # import tasks met while expanding (not part of any path)
 
     def files_of(self, expr: str) -> list[str]:
         """The task files an include names: a literal, or every value of the dict it indexes
@@ -153,54 +156,46 @@ class Role:
         assert "{{" not in expr, f"{self.name}: cannot resolve include {expr!r}"
         return [expr]
 
-    def paths(self, file: str, inherited=frozenset(), includes=(), scopes=()) -> list[list[Task]]:
-        """Every sequence of tasks ``file`` can run, includes expanded (one per OS family)."""
+    def paths(
+        self, file: str, inherited=frozenset(), includes=(), scopes=(), follow=INCLUDE + IMPORT
+    ) -> list[list[Task]]:
+        """Every sequence of tasks ``file`` can run, includes and imports expanded (one sequence
+        per file an include can name, e.g. per OS family)."""
         scopes = (*scopes, next(self._scope))
         raw = yaml.safe_load((self.dir / "tasks" / file).read_text()) or []
-        return self._expand(raw, file, inherited, includes, scopes)
+        return self._expand(raw, file, inherited, includes, scopes, follow)
 
     def top_level(self, file: str) -> list[Task]:
-        """The tasks written in ``file`` (blocks flattened), with their own tags only."""
-        raw = yaml.safe_load((self.dir / "tasks" / file).read_text()) or []
-        return [t for t in self._expand(raw, file, frozenset(), (), (-1,), expand=False)[0]]
+        """The tasks ``ansible-playbook --list-tasks`` shows for ``file``: imports expanded,
+        includes not (they are dynamic)."""
+        return self.paths(file, follow=IMPORT)[0]
 
-    def _expand(
-        self, raw_tasks, file, inherited, includes, scopes, expand=True
-    ) -> list[list[Task]]:
+    def _expand(self, raw_tasks, file, inherited, includes, scopes, follow) -> list[list[Task]]:
         paths: list[list[Task]] = [[]]
         for raw in raw_tasks:
             tags = inherited | _tags(raw.get("tags"))
             if "block" in raw:
-                inner = self._expand(
-                    raw["block"] + raw.get("rescue", []) + raw.get("always", []),
-                    file,
-                    tags,
-                    includes,
-                    scopes,
-                    expand,
-                )
+                body = raw["block"] + raw.get("rescue", []) + raw.get("always", [])
+                inner = self._expand(body, file, tags, includes, scopes, follow)
                 paths = [p + q for p in paths for q in inner]
                 continue
             task = Task(self.name, file, raw, tags, includes, scopes)
             alternatives = [[task]]
             action = task.action
-            if expand and action in INCLUDE + IMPORT:
+            if action in follow:
                 spec = raw[action]
                 target = spec if isinstance(spec, str) else spec["file"]
-                if action in INCLUDE:  # dynamic: the include's own tags stay on the include
+                if action in INCLUDE:
+                    # dynamic: the include's own tags stay on the include; apply tags pass on
                     apply = {} if isinstance(spec, str) else spec.get("apply") or {}
-                    child_tags, child_includes = (
-                        inherited | _tags(apply.get("tags")),
-                        (
-                            *includes,
-                            task,
-                        ),
-                    )
-                else:
+                    child_tags = inherited | _tags(apply.get("tags"))
+                    child_includes = (*includes, task)
+                else:  # static: the import's tags pass on to every task it imports
                     child_tags, child_includes = tags, includes
+                    self.imports.append(task)
                 alternatives = []
                 for name in self.files_of(target):
-                    for inner in self.paths(name, child_tags, child_includes, scopes):
+                    for inner in self.paths(name, child_tags, child_includes, scopes, follow):
                         task.children.extend(inner)
                         alternatives.append([task, *inner] if action in INCLUDE else inner)
             paths = [p + q for p in paths for q in alternatives]
@@ -285,6 +280,15 @@ def violations(role_name: str) -> list[str]:
                         f"{task} runs with --tags {tag} but applies only {sorted(applied)} "
                         "to what it includes"
                     )
+    # 5. an import's tags are already on every task it imports
+    for task in role.imports:
+        own = _tags(task.raw.get("tags"))
+        for child in task.children:
+            missing = own - _tags(child.raw.get("tags"))
+            if len(child.scopes) == len(task.scopes) + 1 and missing:
+                found.append(
+                    f"{task} imports {child.name!r}, which does not carry {sorted(missing)} itself"
+                )
     return sorted(set(found))
 
 
