@@ -21,7 +21,8 @@ from maintenance_runner.actionlog.plans import record_signature
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.config.load import load_config
 from maintenance_runner.core.clock import SystemClock
-from maintenance_runner.cycle.planning import Author, pick_occurrence, sign_as_author, write_plan
+from maintenance_runner.cycle.planning import pick_occurrence, sign_as_author, write_plan
+from maintenance_runner.cycle.signing import Signer
 from maintenance_runner.cycle.signing import message, sign
 
 from .labkit import free_base, maint, signers
@@ -113,7 +114,7 @@ def variant(site: Path, name: str, config: str = "maint.yml", **changes) -> Path
     content = copy.deepcopy(raw["plan"])
     content.update(changes)
     content["created_at"] = f"{name}-{datetime.now(UTC).isoformat()}"  # a distinct id
-    signed = sign_as_author(content, Author("author@example.org", site / "author"), SystemClock())
+    signed = sign_as_author(content, Signer("author@example.org", site / "author"), SystemClock())
     path = site / f"{name}.json"
     write_plan(signed, path)
     return path
