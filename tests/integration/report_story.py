@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from maintenance_runner.actionlog import ActionLog
+from maintenance_runner.core.schedule import Slot
 
 WINDOW = "monthly-servers"
 HOSTS = ("db1", "web1", "web2")
@@ -228,14 +229,14 @@ class Story:
         reason: str | None = None,
     ) -> int:
         self.clock.instant = start - timedelta(days=5)
-        local = start + timedelta(hours=1 if start.month in (11, 12, 1, 2, 3) else 2)
         return self.log.record_occurrence(
-            window,
-            start,
-            start + timedelta(hours=4),
-            start + timedelta(hours=3, minutes=30),
-            "Europe/Madrid",
-            local.strftime("%Y-%m-%dT%H:%M"),
+            Slot(
+                window,
+                "Europe/Madrid",
+                start,
+                start + timedelta(hours=4),
+                start + timedelta(hours=3, minutes=30),
+            ),
             state=state,
             reason=reason,
         )

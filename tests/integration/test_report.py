@@ -13,8 +13,9 @@ import pytest
 from click.testing import CliRunner
 
 from maintenance_runner.actionlog import ActionLog
-from maintenance_runner.clock import FixedClock
-from maintenance_runner.commands_report import report_command
+from maintenance_runner.cli.report import report_command
+from maintenance_runner.core.clock import FixedClock
+from maintenance_runner.core.schedule import Slot
 
 from .report_story import (
     HOSTS,
@@ -256,12 +257,13 @@ def test_run_report_shows_the_failure_and_the_rollback(site):
 def test_a_plan_made_for_the_next_occurrence_does_not_change_the_default(site, store_url):
     with ActionLog(store_url, clock=FixedClock(REPORT_AT)) as log:
         december = log.record_occurrence(
-            WINDOW,
-            at("2026-12-08T21:00"),
-            at("2026-12-09T01:00"),
-            at("2026-12-09T00:30"),
-            "Europe/Madrid",
-            "2026-12-08T22:00",
+            Slot(
+                WINDOW,
+                "Europe/Madrid",
+                at("2026-12-08T21:00"),
+                at("2026-12-09T01:00"),
+                at("2026-12-09T00:30"),
+            )
         )
         log.finish_run(log.start_run(WINDOW, "check", "plan-2026-12", december), "done")
     data = json.loads(report(site, "--window", WINDOW, "-f", "json").output)
@@ -307,7 +309,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(sqlite_site, tmp_path, 
 
 
 def test_report_is_a_maint_command():
-    from maintenance_runner.cli import main
+    from maintenance_runner.cli.main import main
 
     assert main.get_command(None, "report") is report_command
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from maintenance_runner.commands_report import report_command
+from maintenance_runner.cli.report import report_command
 
 from .report_story import REPORT_AT, WINDOW, write_story
 

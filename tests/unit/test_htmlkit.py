@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from maintenance_runner import htmlkit as hk
+from maintenance_runner.report import htmlkit as hk
 
 SVG = "{http://www.w3.org/2000/svg}"
 

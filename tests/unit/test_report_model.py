@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from maintenance_runner import followups as fu
-from maintenance_runner.report_model import (
+from maintenance_runner.actionlog.report_rows import (
     ApprovalRow,
     DetailRow,
     EventRow,
@@ -19,8 +18,11 @@ from maintenance_runner.report_model import (
     ResultRow,
     RollbackRow,
     RunRow,
-    Scope,
-    build_report_model,
+)
+from maintenance_runner.core import followups as fu
+from maintenance_runner.report.build import build_report_model
+from maintenance_runner.report.model import Scope
+from maintenance_runner.report.sections import (
     cadence,
     checks_of,
     completion,
