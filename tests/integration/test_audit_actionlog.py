@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from maintenance_runner import audit_model as am
 from maintenance_runner.actionlog import ActionLog
 from maintenance_runner.actionlog import models as m
-from maintenance_runner.clock import FixedClock
-from maintenance_runner.commands_audit import record_audit
-from maintenance_runner.results import collect_results
+from maintenance_runner.audit import model as am
+from maintenance_runner.audit.events import gathered_facts, unreachable_hosts
+from maintenance_runner.core.clock import FixedClock
+from maintenance_runner.core.results import collect_results
+from maintenance_runner.cycle.audit import record_audit
 
 SAMPLE = Path(__file__).parent.parent / "unit" / "samples" / "audit" / "lab-check-run.json"
 TASKS = ("access_review", "antivirus", "backup_verify", "hardening", "patching")
@@ -23,9 +24,9 @@ T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 def test_the_audit_is_a_check_mode_run_with_results_findings_and_the_register(store_url):
     events = json.loads(SAMPLE.read_text())
     audit = am.build_audit(
-        am.gathered_facts(events),
+        gathered_facts(events),
         collect_results(events),
-        am.unreachable_hosts(events),
+        unreachable_hosts(events),
         TASKS,
         FixedClock(T0),
     )

@@ -10,9 +10,20 @@ from pathlib import Path
 
 import pytest
 
-from maintenance_runner import audit_model as am
-from maintenance_runner.clock import FixedClock
-from maintenance_runner.results import Finding, TaskResult, collect_results
+from maintenance_runner.audit import model as am
+from maintenance_runner.audit.checks import audit_findings
+from maintenance_runner.audit.events import (
+    gathered_facts,
+    hosts_seen,
+    remaining_tasks,
+    task_timings,
+    unreachable_hosts,
+)
+from maintenance_runner.audit.register import backup_fields
+from maintenance_runner.audit.roadmap import BUCKETS, CYCLE, FIX_NOW, PROJECT, Rule, classify
+from maintenance_runner.core.clock import FixedClock
+from maintenance_runner.core.results import SEVERITIES, Finding, TaskResult, collect_results
+from maintenance_runner.core.roledata.facts import disks
 
 SAMPLES = Path(__file__).parent / "samples" / "audit"
 TASKS = ("access_review", "antivirus", "backup_verify", "hardening", "patching")
@@ -27,12 +38,12 @@ def events(name):
 def lab_audit(clock=CLOCK):
     stream = events("lab-check-run.json")
     return am.build_audit(
-        am.gathered_facts(stream),
+        gathered_facts(stream),
         collect_results(stream),
-        am.unreachable_hosts(stream),
+        unreachable_hosts(stream),
         TASKS,
         clock,
-        hosts=am.hosts_seen(stream),
+        hosts=hosts_seen(stream),
     )
 
 
@@ -57,14 +68,14 @@ def note_of(audit, fid):
 
 def test_facts_and_unreachable_hosts_come_from_the_fact_gathering_events():
     stream = events("lab-check-run.json")
-    facts = am.gathered_facts(stream)
+    facts = gathered_facts(stream)
     assert set(facts) == {LAB_HOST}
     assert facts[LAB_HOST]["ansible_distribution"] == "Debian"
-    unreachable = am.unreachable_hosts(stream)
+    unreachable = unreachable_hosts(stream)
     assert set(unreachable) == {"db-old"}
     assert unreachable["db-old"].startswith("unreachable: ")
     assert "Connection refused" in unreachable["db-old"]
-    assert am.hosts_seen(stream) == ["db-old", LAB_HOST]
+    assert hosts_seen(stream) == ["db-old", LAB_HOST]
 
 
 def test_a_host_that_answers_in_a_later_pass_is_not_unreachable():
@@ -74,11 +85,11 @@ def test_a_host_that_answers_in_a_later_pass_is_not_unreachable():
         "event": "runner_on_ok",
         "event_data": {"host": "db-old", "task": "Gathering Facts", "res": {"ansible_facts": {}}},
     }
-    assert am.unreachable_hosts([unreachable_event, answered]) == {}
+    assert unreachable_hosts([unreachable_event, answered]) == {}
 
 
 def test_task_timings_span_each_role_on_each_host():
-    timings = am.task_timings(events("lab-check-run.json"))
+    timings = task_timings(events("lab-check-run.json"))
     hardening = timings[(LAB_HOST, "hardening")]
     assert hardening.duration_s > 1.0
     assert hardening.started_at.tzinfo is not None
@@ -93,17 +104,17 @@ def test_roles_a_failing_role_kept_from_running_are_run_again():
         ("access_review", "ok"),
         ("antivirus", "failed"),
     ]
-    left = am.remaining_tasks(TASKS, results, am.gathered_facts(stream), {})
+    left = remaining_tasks(TASKS, results, gathered_facts(stream), {})
     assert left == {("backup_verify", "hardening", "patching"): [LAB_HOST]}
 
 
 def test_nothing_is_run_again_when_every_role_ran_or_the_host_is_unreachable():
     stream = events("lab-check-run.json")
-    facts = am.gathered_facts(stream)
+    facts = gathered_facts(stream)
     results = collect_results(stream)
-    assert am.remaining_tasks(TASKS, results, facts, am.unreachable_hosts(stream)) == {}
+    assert remaining_tasks(TASKS, results, facts, unreachable_hosts(stream)) == {}
     # An unreachable host has no facts: never re-run, whatever is missing.
-    assert am.remaining_tasks(TASKS, [], {}, {"db-old": "unreachable"}) == {}
+    assert remaining_tasks(TASKS, [], {}, {"db-old": "unreachable"}) == {}
 
 
 # --- the register ------------------------------------------------------------------------------
@@ -127,7 +138,7 @@ def test_the_lab_host_row_carries_its_real_facts_and_role_data():
         "/etc/resolv.conf",
         "/run/.containerenv",
     }
-    mount = am.gathered_facts(events("lab-check-run.json"))[LAB_HOST]["ansible_mounts"][0]
+    mount = gathered_facts(events("lab-check-run.json"))[LAB_HOST]["ansible_mounts"][0]
     used = mount["size_total"] - mount["size_available"]
     assert disk.size_bytes == mount["size_total"]
     assert disk.used_pct == pytest.approx(100 * used / mount["size_total"], abs=0.05)
@@ -164,13 +175,13 @@ def test_an_unreachable_host_is_in_the_register_with_the_reason():
 
 def test_a_failed_role_without_findings_becomes_an_audit_finding():
     stream = events("lab-av-install-failed.json")
-    audit = am.build_audit(am.gathered_facts(stream), collect_results(stream), {}, TASKS, CLOCK)
+    audit = am.build_audit(gathered_facts(stream), collect_results(stream), {}, TASKS, CLOCK)
     row = row_of(audit, LAB_HOST)
     assert row.tasks["antivirus"] == "failed"
     assert "No package matching 'clamav'" in row.errors["antivirus"]
     assert row.tasks["patching"] == "not run"
     note = note_of(audit, "audit.task_failed")
-    assert note.bucket == am.FIX_NOW
+    assert note.bucket == FIX_NOW
     assert "antivirus check could not finish" in note.details[0][1]
 
 
@@ -215,17 +226,17 @@ def test_backup_repositories_give_the_oldest_verified_recovery_point():
         }
 
     good = [repo("etc", "2026-11-24T02:00:00Z"), repo("db", "2026-11-23T23:00:00Z")]
-    assert am.backup_fields({"repositories": good}) == {
+    assert backup_fields({"repositories": good}) == {
         "backup_state": "verified",
         "last_good_backup": "2026-11-23T23:00:00Z",
         "backup_age_hours": 5.0,
     }
     mismatch = repo("srv", "2026-11-24T03:00:00Z", restore={"mismatches": ["/srv/a"]})
-    fields = am.backup_fields({"repositories": [*good, mismatch]})
+    fields = backup_fields({"repositories": [*good, mismatch]})
     assert fields["backup_state"] == "problems: srv"
     assert fields["last_good_backup"] == "2026-11-23T23:00:00Z"
     broken = repo("x", "2026-11-24T03:00:00Z", error="wrong password", snapshots=0)
-    assert am.backup_fields({"repositories": [broken]})["last_good_backup"] is None
+    assert backup_fields({"repositories": [broken]})["last_good_backup"] is None
 
 
 def test_disks_leave_pseudo_filesystems_out_and_flag_full_ones():
@@ -245,11 +256,11 @@ def test_disks_leave_pseudo_filesystems_out_and_flag_full_ones():
              "size_total": 10 * gib, "size_available": 9 * gib},
         ],
     }  # fmt: skip
-    found = am.disks(facts)
+    found = disks(facts)
     assert [d.mount for d in found] == ["/", "/data", "/var"]
     assert [d.used_pct for d in found] == [95.0, 10.0, 84.0]
     assert found[2].inodes_used_pct == 90.0
-    own = am.audit_findings("srv1", facts, [], "", CLOCK.now().date())
+    own = audit_findings("srv1", facts, [], "", CLOCK.now().date())
     assert [(f.id, f.severity) for f in own] == [
         ("audit.disk_full", "high"),
         ("audit.disk_filling", "medium"),
@@ -271,7 +282,7 @@ def test_disks_leave_pseudo_filesystems_out_and_flag_full_ones():
 )
 def test_os_end_of_support_depends_on_the_clock(distribution, version, when, expected):
     facts = {"ansible_distribution": distribution, "ansible_distribution_version": version}
-    ids = {f.id for f in am.audit_findings("h", facts, [], "", when.date())}
+    ids = {f.id for f in audit_findings("h", facts, [], "", when.date())}
     lifecycle = ids & {"audit.os_end_of_life", "audit.os_eol_soon"}
     assert lifecycle == ({expected} if expected else set())
 
@@ -281,7 +292,7 @@ def test_the_lab_host_is_flagged_when_debian_12_support_ends():
     note = note_of(audit, "audit.os_end_of_life")
     assert note.hosts == (LAB_HOST,)
     assert "no security support since 2028-06-30" in note.details[0][1]
-    assert note.bucket == am.PROJECT
+    assert note.bucket == PROJECT
 
 
 # --- risk notes and roadmap -------------------------------------------------------------------
@@ -289,7 +300,7 @@ def test_the_lab_host_is_flagged_when_debian_12_support_ends():
 
 def test_risk_notes_are_ranked_by_severity_then_fix_now_first():
     audit = lab_audit()
-    ranks = [am.SEVERITIES.index(n.severity) for n in audit.notes]
+    ranks = [SEVERITIES.index(n.severity) for n in audit.notes]
     assert ranks == sorted(ranks, reverse=True)
     assert audit.notes[0].id == "audit.unreachable"  # high and fix now, before other highs
     assert audit.notes[0].title == "Hosts that could not be audited"
@@ -301,7 +312,7 @@ def test_findings_on_several_hosts_share_one_note():
     host, facts, results = windows()
     stream = events("lab-check-run.json")
     audit = am.build_audit(
-        {**am.gathered_facts(stream), host: facts},
+        {**gathered_facts(stream), host: facts},
         [*collect_results(stream), *results],
         {},
         TASKS,
@@ -316,41 +327,41 @@ def test_findings_on_several_hosts_share_one_note():
 def test_roadmap_buckets_follow_the_rules():
     audit = lab_audit()
     buckets = {n.id: n.bucket for n in audit.roadmap}
-    assert buckets["audit.unreachable"] == am.FIX_NOW
-    assert buckets["patching.security_updates_pending"] == am.CYCLE
-    assert buckets["hardening.ssh_root_login"] == am.CYCLE
-    assert buckets["access_review.nopasswd"] == am.CYCLE
-    assert buckets["backup_verify.not_configured"] == am.PROJECT
-    assert buckets["hardening.sysctl_not_writable"] == am.PROJECT
-    order = [am.BUCKETS.index(n.bucket) for n in audit.roadmap]
+    assert buckets["audit.unreachable"] == FIX_NOW
+    assert buckets["patching.security_updates_pending"] == CYCLE
+    assert buckets["hardening.ssh_root_login"] == CYCLE
+    assert buckets["access_review.nopasswd"] == CYCLE
+    assert buckets["backup_verify.not_configured"] == PROJECT
+    assert buckets["hardening.sysctl_not_writable"] == PROJECT
+    order = [BUCKETS.index(n.bucket) for n in audit.roadmap]
     assert order == sorted(order)
     reason = next(n.reason for n in audit.roadmap if n.id == "patching.security_updates_pending")
     assert reason.startswith("the patching task fixes this")
-    assert audit.bucket_counts() == {am.FIX_NOW: 1, am.CYCLE: 35, am.PROJECT: 2}
+    assert audit.bucket_counts() == {FIX_NOW: 1, CYCLE: 35, PROJECT: 2}
 
 
 @pytest.mark.parametrize(
     ("fid", "severity", "bucket"),
     [
-        ("antivirus.infected", "critical", am.FIX_NOW),
-        ("access_review.unapproved_key", "high", am.FIX_NOW),
-        ("backup_verify.restore_mismatch", "critical", am.FIX_NOW),
-        ("backup_verify.stale_snapshot", "high", am.CYCLE),
-        ("hardening.lockout_risk", "critical", am.FIX_NOW),
-        ("audit.disk_filling", "medium", am.PROJECT),
-        ("audit.long_uptime", "low", am.CYCLE),
-        ("thirdparty.something", "critical", am.FIX_NOW),
-        ("thirdparty.something", "low", am.CYCLE),
+        ("antivirus.infected", "critical", FIX_NOW),
+        ("access_review.unapproved_key", "high", FIX_NOW),
+        ("backup_verify.restore_mismatch", "critical", FIX_NOW),
+        ("backup_verify.stale_snapshot", "high", CYCLE),
+        ("hardening.lockout_risk", "critical", FIX_NOW),
+        ("audit.disk_filling", "medium", PROJECT),
+        ("audit.long_uptime", "low", CYCLE),
+        ("thirdparty.something", "critical", FIX_NOW),
+        ("thirdparty.something", "low", CYCLE),
     ],
 )
 def test_classify(fid, severity, bucket):
-    assert am.classify(Finding(fid, severity, "m"), fid.split(".")[0])[0] == bucket
+    assert classify(Finding(fid, severity, "m"), fid.split(".")[0])[0] == bucket
 
 
 def test_rules_can_be_replaced():
-    rules = (am.Rule(am.PROJECT, "all of it later", prefixes=("patching.",)),)
-    assert am.classify(Finding("patching.updates_pending", "low", "m"), "patching", rules) == (
-        am.PROJECT,
+    rules = (Rule(PROJECT, "all of it later", prefixes=("patching.",)),)
+    assert classify(Finding("patching.updates_pending", "low", "m"), "patching", rules) == (
+        PROJECT,
         "all of it later",
     )
 
@@ -361,7 +372,7 @@ def test_rules_can_be_replaced():
 def test_action_log_rows_record_check_mode_without_changes():
     stream = events("lab-check-run.json")
     audit = lab_audit()
-    rows = am.actionlog_results(audit, am.task_timings(stream))
+    rows = am.actionlog_results(audit, task_timings(stream))
     by_key = {(r["host"], r["task"]): r for r in rows}
     assert by_key[("db-old", "audit")]["status"] == "unreachable"
     assert "Connection refused" in by_key[("db-old", "audit")]["message"]

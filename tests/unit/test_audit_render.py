@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 
-from maintenance_runner import audit_model as am
-from maintenance_runner import audit_render as ar
-from maintenance_runner.clock import FixedClock
-from maintenance_runner.results import TaskResult, collect_results
+from maintenance_runner.audit import model as am
+from maintenance_runner.audit import render as ar
+from maintenance_runner.audit.events import gathered_facts, unreachable_hosts
+from maintenance_runner.audit.roadmap import BUCKETS, FIX_NOW
+from maintenance_runner.core.clock import FixedClock
+from maintenance_runner.core.results import SEVERITIES, TaskResult, collect_results
 
 SAMPLES = Path(__file__).parent / "samples" / "audit"
 TASKS = ("access_review", "antivirus", "backup_verify", "hardening", "patching")
@@ -21,9 +23,9 @@ CLOCK = FixedClock(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
 def lab_audit(extra_results=()):
     stream = json.loads((SAMPLES / "lab-check-run.json").read_text())
     return am.build_audit(
-        am.gathered_facts(stream),
+        gathered_facts(stream),
         [*collect_results(stream), *extra_results],
-        am.unreachable_hosts(stream),
+        unreachable_hosts(stream),
         TASKS,
         CLOCK,
     )
@@ -117,7 +119,7 @@ def test_risks_md_lists_notes_most_severe_first():
     headings = [line for line in text.splitlines() if line.startswith("## ")]
     assert headings[0] == "## 1. [HIGH] Hosts that could not be audited (1 host)"
     order = [h.split("[", 1)[1].split("]")[0].lower() for h in headings]
-    ranks = [am.SEVERITIES.index(s) for s in order]
+    ranks = [SEVERITIES.index(s) for s in order]
     assert ranks == sorted(ranks, reverse=True)
     assert "What to do: Give the maintenance account SSH" in text
     assert "2 hosts in scope, 1 audited; 1 could not be audited" in text
@@ -134,8 +136,8 @@ def test_roadmap_md_and_csv_sort_every_finding_into_a_bucket():
     ]
     rows = parse_csv(ar.render_roadmap_csv(audit))
     assert len(rows) == len(audit.findings)  # one row per host and finding
-    assert [r["finding_id"] for r in rows if r["bucket"] == am.FIX_NOW] == ["audit.unreachable"]
-    assert {r["bucket"] for r in rows} == set(am.BUCKETS)
+    assert [r["finding_id"] for r in rows if r["bucket"] == FIX_NOW] == ["audit.unreachable"]
+    assert {r["bucket"] for r in rows} == set(BUCKETS)
 
 
 def test_markdown_table_cells_escape_pipes():
