@@ -2,7 +2,7 @@
 
 ``report/data.py`` decides what a report covers and reads its rows from the action log;
 ``report/build.py`` turns the rows into this model, one section builder at a time
-(``report/sections/``); ``report/render.py`` and ``htmlkit`` draw it. docs/reports.md explains
+(``report/sections/``); ``report/render/`` and ``htmlkit`` draw it. docs/reports.md explains
 every section and KPI in words; the builders are the reference.
 
 Cycles are calendar months in UTC. A host and task's *outcome* in a scope is its deciding
