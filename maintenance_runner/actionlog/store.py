@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import zlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -53,12 +53,13 @@ def redact(url: str) -> str:
     return make_url(normalise_url(url)).render_as_string(hide_password=True)
 
 
-def sqlite_file(url: str) -> Path | None:
-    """The database file of a SQLite URL; None for a server database or SQLite in memory."""
+def sqlite_file(url: str) -> str | None:
+    """The database file of a SQLite URL, as written; None for a server database or SQLite in
+    memory."""
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
-    return Path(parsed.database)
+    return parsed.database
 
 
 def make_engine(url: str) -> Engine:
@@ -450,15 +451,32 @@ class ActionLog:
                 yield row._mapping
             last = chunk[-1].id
 
-    def verify(self) -> VerifyReport:
-        """Recompute every chain; report edited, deleted and inserted rows."""
+    def heads(self) -> dict[str, tuple[int, str]]:
+        """Each chain's head as the database says: table -> (last id, last hash)."""
+        with self.engine.connect() as conn:
+            return {
+                row.table_name: (int(row.last_id), str(row.last_hash))
+                for row in conn.execute(select(m.chain_heads))
+            }
+
+    def row_hash(self, table: str, row_id: int) -> str | None:
+        """The stored hash of one row (None when the row is not there)."""
+        target = m.CHAINED_TABLES[table]
+        with self.engine.connect() as conn:
+            found = conn.execute(select(target.c.row_hash).where(target.c.id == row_id)).scalar()
+        return str(found) if found is not None else None
+
+    def verify(self, tables: Iterable[str] | None = None) -> VerifyReport:
+        """Recompute every chain (or those of ``tables``); report edited, deleted and inserted
+        rows."""
+        wanted = list(m.CHAINED_TABLES) if tables is None else list(tables)
         report = VerifyReport()
         with self.engine.connect() as conn:
             heads = {
                 row.table_name: (row.last_id, row.last_hash)
                 for row in conn.execute(select(m.chain_heads))
             }
-            for name in m.CHAINED_TABLES:
+            for name in wanted:
                 if name not in heads:
                     report.problems.append(Problem(name, None, "chain head missing"))
                     continue

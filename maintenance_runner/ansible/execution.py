@@ -100,6 +100,11 @@ def _env() -> dict[str, str]:
     return env
 
 
+def process_env() -> dict[str, str]:
+    """The environment a playbook process gets: this process's, plus the runner's additions."""
+    return {**os.environ, **_env()}
+
+
 def _fact_cache(env: dict[str, str], inventory: Path, fresh: bool) -> str:
     """Point the run at its inventory's shared fact cache, when the environment caches facts in
     JSON files (the tuned settings do) and the run does not want ``fresh`` facts.

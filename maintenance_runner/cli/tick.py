@@ -25,7 +25,10 @@ def _notes(kind: str, info: Mapping[str, Any]) -> None:
 
 
 @command("tick")
-@at_option("Run as if it were this instant (ISO 8601): rehearsals.")
+@at_option(
+    "Rehearse as if it were this instant (ISO 8601): implies --dry-run, since a simulated "
+    "clock never reaches a host."
+)
 @click.option("--dry-run", is_flag=True, help="Say what would be done; do nothing.")
 @key_option(help_text="Key the tick signs its plans with (default: tick.key in maint.yml).")
 @click.option("-v", "--verbose", is_flag=True, help="Also say what was waiting or already done.")
@@ -41,10 +44,17 @@ def tick_command(
     window that passed unapproved, a plan that cannot be made or applied).
     """
     clock = clock_at(at)
+    if at is not None and not dry_run:
+        click.echo(
+            f"maint: --at {at:%Y-%m-%dT%H:%M:%SZ} rehearses: a dry run, nothing is planned, "
+            "applied or recorded",
+            err=True,
+        )
+        dry_run = True
     config = load_config(config_path)
     if key is None and config.tick.key:
         key = config.resolve(config.tick.key)
-    log = ActionLog(config.actionlog_url, clock=clock)
+    log = ActionLog(config.actionlog_url)  # records are stamped by the real clock
     try:
         try:
             with tick_lock(config.actionlog_url):

@@ -109,6 +109,8 @@ class PlanContent(_Frozen):
     inventory: PlanInventory
     variables: dict[str, Any] = Field(default_factory=dict)
     revision: dict[str, Any] = Field(alias="content")
+    inputs: dict[str, str] = Field(default_factory=dict)  # what else shapes the run (bindings)
+    settings: dict[str, Any] = Field(default_factory=dict)  # the window's settings when planned
     hosts: dict[str, PlannedHost]
     unreachable: tuple[str, ...] = ()
 

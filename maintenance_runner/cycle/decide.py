@@ -34,6 +34,13 @@ def decide(
     if broken:
         raise Refused(f"{ref}: {broken}; not signing it")
     signer = identify(config.resolve(config.approvals.allowed_signers), key)
+    author = plan.author.principal if plan.author else None
+    if verdict == "approve" and signer.principal == author:
+        raise Refused(
+            f"refusing to record an approval of plan {plan.short}: {signer.principal} is its "
+            "author, and an author's approval never counts (separation of duties); "
+            "ask another approver"
+        )
     now = clock.now().astimezone(UTC).replace(microsecond=0)
     signature = sign(key, message(verdict, plan.id, now))
     record_plan(log, plan, record_occurrence_of(log, plan))

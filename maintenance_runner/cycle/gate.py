@@ -8,19 +8,48 @@ check-mode run and is checked by the apply use case (``cycle/apply.py``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from maintenance_runner.actionlog.plans import signatures
 from maintenance_runner.actionlog.store import ActionLog
+from maintenance_runner.ansible.bindings import changed_inputs, run_inputs
+from maintenance_runner.ansible.execution import process_env
 from maintenance_runner.ansible.revision import content_revision, inventory_hash
 from maintenance_runner.config.models import MaintConfig
 from maintenance_runner.core.clock import Clock, parse_instant
 from maintenance_runner.core.plan import Plan
 from maintenance_runner.core.policy import Decision, Signature, evaluate
 from maintenance_runner.core.schedule import window_status
+from maintenance_runner.cycle.planning import extravars
 from maintenance_runner.cycle.signing import message, verify
+
+# The chains whose rows the gate decides on: approvals and rejections, the stored plan, the
+# occurrence's state, and runs (interrupted or not, and the hosts they finished).
+DECISION_TABLES = (
+    "plans",
+    "approvals",
+    "occurrences",
+    "occurrence_states",
+    "runs",
+    "run_states",
+    "run_events",
+)
+
+
+def check_log(log: ActionLog, tables: Iterable[str] = DECISION_TABLES) -> list[str]:
+    """Why the recorded rows cannot be trusted (a broken chain names its table and row)."""
+    report = log.verify(tables)
+    if report.ok:
+        return []
+    shown = "; ".join(str(p) for p in report.problems[:5])
+    more = f" (and {len(report.problems) - 5} more)" if len(report.problems) > 5 else ""
+    return [
+        f"the action log is not intact, so nothing recorded in it can be trusted: {shown}{more}"
+        " (maint log verify shows every problem)"
+    ]
 
 
 @dataclass
@@ -144,6 +173,27 @@ def check_fingerprints(plan: Plan) -> list[str]:
     return reasons
 
 
+def check_inputs(plan: Plan, config: MaintConfig) -> list[str]:
+    """What shapes the run and changed since the plan: Ansible's inputs, the window's settings."""
+    content = plan.content
+    if not content.inputs:
+        return [
+            "the plan binds none of its run's inputs (it was made by an older maint): plan again"
+        ]
+    now = run_inputs(process_env(), extravars(content.tasks, content.targets))
+    changed = changed_inputs(content.inputs, now)
+    window = next((w for w in config.windows if w.name == plan.window), None)
+    if window is not None:
+        current = window.model_dump(mode="json")
+        for field in sorted({*content.settings, *current}):
+            before, after = content.settings.get(field), current.get(field)
+            if before != after:
+                changed.append(f"window {plan.window}.{field} {before!r} -> {after!r}")
+    if not changed:
+        return []
+    return ["what shapes the run changed since the plan was approved: " + "; ".join(changed)]
+
+
 def preflight(
     plan: Plan,
     config: MaintConfig,
@@ -158,9 +208,13 @@ def preflight(
     if broken:
         gate.refusals.append(broken)
         return gate
+    gate.refusals += check_log(log)
+    if gate.refusals:
+        return gate
     gate.decision = check_approvals(plan, config, log, clock.now(), emergency=emergency)
     gate.refusals += gate.decision.reasons if not gate.decision.allowed else []
     gate.refusals += check_fingerprints(plan)
+    gate.refusals += check_inputs(plan, config)
     window_reasons = check_window(plan, config, clock)
     if emergency is not None and window_reasons:
         gate.notes += [f"emergency change outside the window: {r}" for r in window_reasons]

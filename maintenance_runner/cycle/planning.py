@@ -16,7 +16,8 @@ from typing import Any
 
 from maintenance_runner.actionlog.plans import load_plan, record_plan, record_signature
 from maintenance_runner.actionlog.store import ActionLog
-from maintenance_runner.ansible.execution import EventHandler, RunOutcome, run_playbook
+from maintenance_runner.ansible.bindings import run_inputs
+from maintenance_runner.ansible.execution import EventHandler, RunOutcome, process_env, run_playbook
 from maintenance_runner.ansible.revision import content_revision, inventory_hash
 from maintenance_runner.config.models import MaintConfig, Window
 from maintenance_runner.core.clock import Clock, parse_instant
@@ -146,6 +147,8 @@ def build_plan(
         "inventory": {"path": str(inventory.resolve()), "hash": inventory_hash(inventory)},
         "variables": {"hash": variables_hash(vars_, window)},
         "content": content_revision(),
+        "inputs": run_inputs(process_env(), vars_),
+        "settings": window.model_dump(mode="json"),
         "hosts": hosts,
         "unreachable": unreachable_hosts(outcome.events),
     }

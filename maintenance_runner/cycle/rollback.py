@@ -17,7 +17,12 @@ from maintenance_runner.config.models import MaintConfig
 from maintenance_runner.core.clock import Clock
 from maintenance_runner.core.results import TaskResult
 from maintenance_runner.cycle.applier import Applier
+from maintenance_runner.cycle.gate import check_log
 from maintenance_runner.cycle.planning import PlanRefused, inventory_path, stored_plan
+from maintenance_runner.errors import Refused
+
+# The chains a rollback decides on: the run, what its tasks recorded, what was undone already.
+ROLLBACK_TABLES = ("plans", "runs", "run_states", "result_details", "rollbacks")
 
 
 @dataclass
@@ -39,6 +44,9 @@ def rollback_run(
     say: Callable[[str], None] | None = None,
 ) -> RollbackOutcome:
     """Roll back what run ``run_uid`` changed on ``hosts`` (all of them when empty)."""
+    broken = check_log(log, ROLLBACK_TABLES)
+    if broken:
+        raise Refused(f"refusing to roll back {run_uid}, nothing was run: {broken[0]}")
     run = run_by_uid(log, run_uid)
     if run is None:
         raise PlanRefused(f"no run {run_uid!r} in the action log (see maint log)")

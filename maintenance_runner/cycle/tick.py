@@ -26,15 +26,15 @@ from typing import Any, Literal
 from maintenance_runner.actionlog.plans import latest_plan, occurrence_id_of
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.config.models import MaintConfig, Window
-from maintenance_runner.core.clock import Clock
+from maintenance_runner.core.clock import Clock, SystemClock
 from maintenance_runner.core.plan import Plan
 from maintenance_runner.core.schedule import Occurrence, occurrences
 from maintenance_runner.cycle.applier import Progress
 from maintenance_runner.cycle.apply import apply_plan
-from maintenance_runner.cycle.gate import preflight
+from maintenance_runner.cycle.gate import check_log, preflight
 from maintenance_runner.cycle.planning import inventory_path, plan_window, stored_plan
 from maintenance_runner.cycle.signing import identify
-from maintenance_runner.errors import MaintError
+from maintenance_runner.errors import InputError, MaintError, Refused
 
 Phase = Literal["ahead", "lead", "open", "cutoff", "passed"]
 LOOKBACK = timedelta(days=1)
@@ -84,6 +84,15 @@ class Ticker:
     report: TickReport = field(default_factory=TickReport)
 
     def run(self) -> TickReport:
+        """Decide and act on every window; refuse (exit 3) on a log that is not intact."""
+        if not self.dry_run and not isinstance(self.clock, SystemClock):
+            raise InputError(
+                "a simulated clock never reaches a host: a tick at another time than now "
+                "must be a dry run"
+            )
+        broken = check_log(self.log)
+        if broken:
+            raise Refused("the tick decides nothing: " + broken[0])
         now = self.clock.now()
         for window in self.config.windows:
             since = now - window.duration - LOOKBACK

@@ -17,13 +17,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from maintenance_runner.actionlog.plans import record_signature
+from maintenance_runner.actionlog.plans import record_signature, signatures
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.config.load import load_config
 from maintenance_runner.core.clock import SystemClock
 from maintenance_runner.cycle.planning import pick_occurrence, sign_as_author, write_plan
-from maintenance_runner.cycle.signing import Signer
-from maintenance_runner.cycle.signing import message, sign
+from maintenance_runner.cycle.signing import Signer, message, sign
 
 from .labkit import free_base, maint, signers
 
@@ -158,9 +157,24 @@ def test_unapproved(site):
     assert "0 of 1 required approval" in refused(site, site / "plan.json")
 
 
+def decisions(site: Path, plan: Path) -> list[tuple[str, str]]:
+    plan_id = json.loads(plan.read_text())["id"]
+    log = ActionLog(load_config(site / "maint.yml").actionlog_url)
+    try:
+        return [(d["approver"], d["decision"]) for d in signatures(log, plan_id)]
+    finally:
+        log.close()
+
+
 def test_author_only_approval(site):
     plan = variant(site, "author-only")
-    maint("approve", str(plan), "--key", "author", cwd=site, check=True)
+    before = decisions(site, plan)
+    proc = maint("approve", str(plan), "--key", "author", cwd=site)
+    assert proc.returncode == REFUSED, f"{proc.stdout}\n{proc.stderr}"
+    assert "author@example.org is its author" in proc.stderr
+    assert decisions(site, plan) == before, "the author's approval was recorded"
+    # An author's approval in the log (written before this rule) still never counts.
+    approve_in_log(site, plan, "author", "author@example.org")
     assert "is the plan's author and does not count" in refused(site, plan)
 
 
