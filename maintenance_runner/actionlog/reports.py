@@ -284,7 +284,9 @@ def _results(
     return results, findings, details
 
 
-def _plans(conn: Connection, since: datetime, until: datetime, uids: set[str], occs: Any) -> list:
+def _plans(
+    conn: Connection, since: datetime, until: datetime, uids: set[str], occs: Iterable[int]
+) -> list[Row[Any]]:
     p = m.plans
     return conn.execute(
         select(p)

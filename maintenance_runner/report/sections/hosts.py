@@ -54,8 +54,8 @@ def checks_of(
     above info is a failed check, none is one passed check.
     """
     check = _Checks()
-    if task == "hardening" and read_hardening(data).listed:
-        hardening = read_hardening(data)
+    hardening = read_hardening(data) if task == "hardening" else None
+    if hardening is not None and hardening.listed:
         check.passed += hardening.passed
         check.failed += hardening.failed
     elif task == "backup_verify" and (data.get("repositories") or data.get("veeam_jobs")):
@@ -69,8 +69,7 @@ def checks_of(
         bad = {str(n) for n in data.get("failed") or []}
         for name in data["checks"]:
             check(f"post-check {name}", str(name) not in bad)
-    elif task == "patching" and data and not read_patching(data).check_mode:
-        patching = read_patching(data)
+    elif task == "patching" and data and not (patching := read_patching(data)).check_mode:
         check("post-patch services", not patching.services_down)
         check("post-patch commands", not patching.post_checks_failed)
     else:
