@@ -23,7 +23,8 @@ Arms: ``default`` is Ansible's built-in defaults (an empty ansible.cfg, MAINT_AN
 forks 5, no pipelining, ControlPersist 60 s, linear strategy, and every fact gathered through
 ``maint_gather_subset: all``); ``tuned`` is what the runner sets by itself
 (maintenance_runner.ansible.tuning: the SSH settings and mitogen, unpinned, and the
-playbooks' ``min`` fact subset); ``ssh`` is MAINT_ANSIBLE_TUNING=ssh (the SSH settings without mitogen);
+playbooks' ``min`` fact subset); ``ssh`` is MAINT_ANSIBLE_TUNING=ssh (the SSH settings
+without mitogen);
 ``pinned`` is tuned with mitogen's own ``mitogen_linear`` strategy, which pins processes to
 CPUs; ``free`` is ``ssh`` with the free strategy.
 Every timed run starts cold: its own SSH control directory (masters are closed after the run) and

@@ -22,6 +22,7 @@ import pexpect
 
 from maintenance_runner.ansible import tuning
 from maintenance_runner.ansible.collection import ansible_env, collection_root, playbook_path
+from maintenance_runner.ansible.guard import GUARD, RUN_VARIABLE
 from maintenance_runner.core.results import TaskResult, collect_results, lean_event
 
 EventHandler = Callable[[Mapping[str, Any]], None]
@@ -58,7 +59,8 @@ class RunOutcome:
 
 
 class _Spawn(pexpect.spawn):
-    """pexpect's spawn, without the 0.1 s sleep after closing the pty of a finished child.
+    """pexpect's spawn, through the guard (``guard.py``: the playbook dies with the runner),
+    without the 0.1 s sleep after closing the pty of a finished child.
 
     ansible-runner waits for the playbook to exit (and for the pty's end of file) before it
     closes the pty; ptyprocess then sleeps 0.1 s "to give the kernel time" before reaping a
@@ -67,7 +69,7 @@ class _Spawn(pexpect.spawn):
     """
 
     def _spawnpty(self, args: list[str], **kwargs: Any) -> Any:
-        process = super()._spawnpty(args, **kwargs)
+        process = super()._spawnpty([*GUARD, *args], **kwargs)
         process.delayafterclose = 0.0
         return process
 
@@ -137,12 +139,13 @@ def run_playbook(
     on_event: EventHandler | None = None,
     quiet: bool = True,
     fresh_facts: bool = False,
+    run_uid: str | None = None,
 ) -> RunOutcome:
     """Run ``playbooks/<playbook>.yml`` of the collection and collect role results.
 
     Facts come from the inventory's shared cache while they are fresh enough (tuning.py);
     ``fresh_facts`` gathers them again, into this run's own cache (the audit reads them from
-    the run's events).
+    the run's events). ``run_uid`` marks every process of the run (``guard.reap``).
 
     The events are kept in memory, lean (``results.lean_event``); ``on_event`` sees each one
     whole. ansible-runner's own copy of each one on disk
@@ -169,6 +172,8 @@ def run_playbook(
 
     inventory_path = Path(inventory).resolve()
     env = _env()
+    if run_uid:
+        env[RUN_VARIABLE] = run_uid
     fact_cache_type = _fact_cache(env, inventory_path, fresh_facts)
     owned_tmp = None
     if private_data_dir is None:
