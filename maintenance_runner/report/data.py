@@ -17,6 +17,7 @@ from maintenance_runner.actionlog import reports as q
 from maintenance_runner.actionlog.report_rows import FollowupEventRow, LogRows, OccurrenceRow
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.core.clock import Clock, SystemClock, parse_instant
+from maintenance_runner.core.followups import Event, derive
 from maintenance_runner.errors import InputError
 from maintenance_runner.report.build import build_report_model
 from maintenance_runner.report.model import Report, Scope
@@ -238,25 +239,8 @@ def read_rows(log: ActionLog, scope: Scope, history_months: int = 12) -> LogRows
 def _responses(
     events: dict[int, list[FollowupEventRow]],
 ) -> dict[int, tuple[datetime | None, datetime | None]]:
-    """followup id -> (first ack or close, closed at), replayed from ``followup_events``.
-
-    The follow-ups module's :func:`derive` decides when it is importable (the same rule the
-    ``maint followups`` commands show); otherwise the events are counted here the same way.
-    """
-    try:
-        from maintenance_runner.cycle.followups import Event, derive
-    except ImportError:  # pragma: no cover - the module is part of the package
-        out: dict[int, tuple[datetime | None, datetime | None]] = {}
-        for fid, rows in events.items():
-            responded = next((r.recorded_at for r in rows if r.action in ("ack", "close")), None)
-            closed = None
-            for r in rows:
-                if r.action == "close":
-                    closed = r.recorded_at
-                elif r.action == "reopen":
-                    closed = None
-            out[fid] = (responded, closed)
-        return out
+    """followup id -> (first ack or close, closed at), replayed from ``followup_events`` with
+    the rule the ``maint followups`` commands show (``core.followups.derive``)."""
     found = {}
     for fid, rows in events.items():
         state = derive(
