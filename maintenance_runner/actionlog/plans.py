@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from maintenance_runner.actionlog import models as m
 from maintenance_runner.actionlog.store import ActionLog
@@ -273,3 +273,48 @@ def occurrence_id_of(log: ActionLog, window: str, start: datetime) -> int | None
             )
         ).scalar()
     return int(found) if found is not None else None
+
+
+def run_list(
+    log: ActionLog, window: str | None = None, limit: int | None = 50
+) -> list[dict[str, Any]]:
+    """Runs with their latest state and its message, newest last (``maint log runs``)."""
+    r, s = m.runs, m.run_states
+    latest = select(s.c.run_id, func.max(s.c.id).label("state_id")).group_by(s.c.run_id).subquery()
+    query = (
+        select(
+            r.c.id,
+            r.c.run_uid,
+            r.c.window,
+            r.c.mode,
+            r.c.actor,
+            r.c.plan_uid,
+            r.c.started_at,
+            s.c.state,
+            s.c.message,
+            s.c.recorded_at.label("state_at"),
+        )
+        .join(latest, latest.c.run_id == r.c.id)
+        .join(s, s.c.id == latest.c.state_id)
+        .order_by(r.c.id.desc())
+    )
+    if window:
+        query = query.where(r.c.window == window)
+    if limit:
+        query = query.limit(limit)
+    with log.engine.connect() as conn:
+        rows = [dict(row._mapping) for row in conn.execute(query)]
+    rows.reverse()
+    return rows
+
+
+def run_hosts(log: ActionLog, run_id: int, event: str) -> list[str]:
+    """The hosts of a run's events of one kind (``host_start``, ``host_done``), in order."""
+    e = m.run_events
+    with log.engine.connect() as conn:
+        rows = conn.execute(
+            select(e.c.host)
+            .where((e.c.run_id == run_id) & (e.c.event == event) & e.c.host.is_not(None))
+            .order_by(e.c.id)
+        ).scalars()
+        return list(dict.fromkeys(str(h) for h in rows))

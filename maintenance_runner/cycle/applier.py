@@ -100,10 +100,11 @@ class Applier:
         return run_playbook(
             playbook,
             self.inventory,
-            extravars={"maint_targets": self.targets, **extra},
+            extravars={"maint_targets": self.targets, "maint_run_id": self.run.uid, **extra},
             limit=",".join(hosts),
             diff=True,
             on_event=on_event,
+            run_uid=self.run.uid,
         )
 
     def _recorded_run(
@@ -143,7 +144,9 @@ class Applier:
         )
         return outcome
 
-    def _event(self, kind: str, host: str | None, message: str) -> None:
+    def _event(self, kind: str, hosts: str | Sequence[str] | None, message: str) -> None:
+        """One event of ``kind`` for a host (or each of several, or none: the run itself)."""
+        names = [hosts] if hosts is None or isinstance(hosts, str) else list(hosts)
         record_events(
             self.log,
             self.run_id,
@@ -156,6 +159,7 @@ class Applier:
                     "changed": False,
                     "message": message,
                 }
+                for host in names
             ],
         )
 
@@ -223,6 +227,7 @@ class Applier:
                 continue
             self.progress("batch", {"number": number, "of": len(groups), "hosts": batch})
             self._event("batch_start", None, f"batch {number}/{len(groups)}: {', '.join(batch)}")
+            self._event("host_start", batch, f"batch {number}/{len(groups)}")
             outcome = self._recorded_run("preventive", batch, {"maint_tasks": tasks})
             broken: dict[str, str] = {}
             for r in outcome.results:

@@ -9,6 +9,7 @@ callback: ``progress(kind, info)`` with kinds ``note`` (a line for a person), ``
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Mapping
 from datetime import UTC
@@ -26,15 +27,18 @@ from maintenance_runner.actionlog.plans import (
 )
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.ansible.execution import STOP, request_stop
+from maintenance_runner.ansible.guard import reap
 from maintenance_runner.config.models import MaintConfig
 from maintenance_runner.core.clock import Clock
 from maintenance_runner.core.plan import Plan, drift, host_entries, typed_hosts
 from maintenance_runner.core.plan import collect_changes as _changes
 from maintenance_runner.core.policy import Signature
+from maintenance_runner.cycle.anchor import heads_of, short_heads
 from maintenance_runner.cycle.applier import Applier, ApplySummary, Progress
 from maintenance_runner.cycle.followups import create_from_config
 from maintenance_runner.cycle.gate import Gate, preflight
 from maintenance_runner.cycle.planning import check_run, record_occurrence_of
+from maintenance_runner.cycle.reconcile import interrupted_message, reconcile
 from maintenance_runner.cycle.signing import identify, message, sign
 from maintenance_runner.errors import Refused
 
@@ -102,7 +106,10 @@ def apply_plan(
         with occurrence_lock(config.actionlog_url, plan.lock_key):
             for run in apply_runs(log, plan.id):
                 if run["state"] == "running":
-                    why = mark_interrupted(log, plan.id, run["id"], "the runner was killed")
+                    found = reconcile(plan, log, clock, run)
+                    why = mark_interrupted(
+                        log, plan.id, run["id"], f"the runner was killed; {found}"
+                    )
                     _note(progress, f"run {run['run_uid']}: {why}")
             if drift_check:
                 _note(progress, "drift check: planning again in check mode to compare")
@@ -160,7 +167,16 @@ def run_apply(
     if gate.decision is not None and not gate.decision.approvers and emergency_sig is None:
         # a standard change: pre-approved by its policy, and recorded as such
         record_standard_approval(log, plan.id, content.change)
-    record_events(log, run, _note_rows(_notes(gate, drift_checked, emergency_sig is not None)))
+    heads = json.dumps(short_heads(heads_of(log)), sort_keys=True)
+    record_events(
+        log,
+        run,
+        [
+            *_note_rows(_notes(gate, drift_checked, emergency_sig is not None)),
+            {"host": None, "task": None, "event": "heads", "name": None, "changed": False,
+             "message": heads},
+        ],
+    )  # fmt: skip
     if occurrence_id is not None:
         log.set_occurrence_state(occurrence_id, "running", actor=actor)
     done_before = finished_hosts(log, plan.id)
@@ -177,6 +193,7 @@ def run_apply(
     try:
         summary = applier.apply(plan, hosts, emergency=emergency_sig is not None)
     except BaseException as exc:
+        reap(run.uid)  # nothing of this run outlives it, before its lock is let go
         mark_interrupted(log, plan.id, run, f"{type(exc).__name__}")
         raise
     finally:
@@ -193,9 +210,6 @@ def run_apply(
 def mark_interrupted(log: ActionLog, plan_uid: str, run_id: int, why: str) -> str:
     """Record a run as interrupted, with the hosts that had finished (SIGTERM now, SIGKILL
     found by the next tick or apply)."""
-    finished = finished_hosts(log, plan_uid)
-    text = f"interrupted ({why}); finished before: " + (
-        ", ".join(f"{h} ({s})" for h, s in sorted(finished.items())) or "none"
-    )
+    text = interrupted_message(log, plan_uid, why)
     log.finish_run(run_id, "interrupted", text)
     return text

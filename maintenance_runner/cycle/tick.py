@@ -29,6 +29,7 @@ from maintenance_runner.config.models import MaintConfig, Window
 from maintenance_runner.core.clock import Clock, SystemClock
 from maintenance_runner.core.plan import Plan
 from maintenance_runner.core.schedule import Occurrence, occurrences
+from maintenance_runner.cycle.anchor import heads_of, short_heads
 from maintenance_runner.cycle.applier import Progress
 from maintenance_runner.cycle.apply import apply_plan
 from maintenance_runner.cycle.gate import check_log, preflight
@@ -125,6 +126,10 @@ class Ticker:
             return
         self._apply(occ, plan)
 
+    def _notify(self, event: str, payload: dict[str, Any]) -> None:
+        """Send a notification carrying the log's chain heads (each copy is an anchor)."""
+        self.notify(event, {**payload, "log_heads": short_heads(heads_of(self.log))})
+
     def _skip(self, occ: Occurrence, oid: int | None, reason: str, *, person: bool = False) -> None:
         if self.dry_run:
             self.report.did(f"{occ.key}: would record skipped: {reason}")
@@ -160,7 +165,7 @@ class Ticker:
             planned.occurrence_id, "awaiting_approval", f"plan {plan.id}", ACTOR
         )
         self.report.did(f"{occ.key}: planned {plan.short} ({planned.path}); awaiting approval")
-        self.notify(
+        self._notify(
             "plan_awaiting_approval",
             {
                 "window": window.name,
@@ -183,7 +188,7 @@ class Ticker:
             return
         self.log.set_occurrence_state(oid, "awaiting_approval", reason, ACTOR)
         self.report.did(f"{occ.key}: the approval of plan {plan.short} expired unused: {why}")
-        self.notify(
+        self._notify(
             "approval_expired",
             {"window": occ.window, "occurrence": occ.key, "plan_id": plan.id, "text": why},
         )
@@ -232,6 +237,6 @@ class Ticker:
             "summary": {s: summary.count(s) for s in ("done", "failed", "rolled_back", "deferred")},
             "text": summary.line(),
         }
-        self.notify(event, payload)
+        self._notify(event, payload)
         if event != "run_finished":
-            self.notify("run_finished", payload)
+            self._notify("run_finished", payload)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 
 from maintenance_runner.actionlog.report_rows import LogRows
@@ -31,6 +32,7 @@ def build_report_model(
     history_months: int = 12,
     retro_within: timedelta = approvals.DEFAULT_RETRO_WITHIN,
     title: str | None = None,
+    log_heads: Mapping[str, str] | None = None,
 ) -> Report:
     """The whole report for ``scope`` from ``rows`` (the history up to the scope's end)."""
     b = basis(rows, scope)
@@ -68,4 +70,5 @@ def build_report_model(
         attention=attention(
             b, plans, run_infos, occurrences, totals, severity_counts, followups, roles
         ),
+        log_heads=dict(log_heads or {}),
     )

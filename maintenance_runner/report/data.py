@@ -273,7 +273,12 @@ def build_report(
     )
     rows = read_rows(log, scope, history_months)
     return build_report_model(
-        rows, scope, clock.now(), history_months=history_months, retro_within=retro_within
+        rows,
+        scope,
+        clock.now(),
+        history_months=history_months,
+        retro_within=retro_within,
+        log_heads={name: f"{last}:{digest[:16]}" for name, (last, digest) in log.heads().items()},
     )
 
 

@@ -12,7 +12,7 @@ result: the latest one of an apply run, else of a check run, else of a rollback 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 
@@ -313,3 +313,6 @@ class Report:
     kpis: Kpis
     trends: Trends
     attention: tuple[str, ...]  # plain-language lines a manager must not miss
+    # The action log's chain heads the report was written against (table -> "id:hash16"): each
+    # copy of a report is an anchor that shows rows removed from the log afterwards.
+    log_heads: Mapping[str, str] = field(default_factory=dict)

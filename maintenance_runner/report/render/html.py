@@ -159,6 +159,11 @@ def render_html(report: Report) -> str:
     for key in ("cadence", "latency", "open_findings", "followups"):
         headers, rows = s[key]
         parts.append(hk.section(SECTION_TITLES[key], hk.table(headers, rows), anchor=key))
+    if report.log_heads:
+        heads = ", ".join(f"{name} {head}" for name, head in sorted(report.log_heads.items()))
+        parts.append(
+            f'<p class="note">Written against the action log\'s chain heads: {hk.esc(heads)}.</p>'
+        )
     return hk.page(report.title, "\n".join(parts), subtitle=_subtitle(report))
 
 

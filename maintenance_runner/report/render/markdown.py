@@ -83,4 +83,7 @@ def render_markdown(report: Report) -> str:
             out += [f"{counts}.", ""]
         headers, rows = s[key]
         out.append(md_table(headers, rows))
+    if report.log_heads:
+        heads = ", ".join(f"{name} {head}" for name, head in sorted(report.log_heads.items()))
+        out += ["", f"Written against the action log's chain heads: {heads}."]
     return "\n".join(out).rstrip() + "\n"
