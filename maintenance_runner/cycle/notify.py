@@ -46,6 +46,8 @@ log = logging.getLogger(__name__)
 
 EVENTS: tuple[str, ...] = get_args(NotifyEvent)
 PAYLOAD_KEYS = ("window", "occurrence", "plan_id", "run_uid", "summary", "text")
+# Optional: the action log's chain heads the notification was written against (an anchor).
+OPTIONAL_KEYS = ("log_heads",)
 _TAIL = 200  # characters of a failing command's last stderr line kept in its outcome
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -124,12 +126,13 @@ def build_body(event: str, payload: Mapping[str, Any], now: datetime) -> dict[st
     text, at. Raises ValueError for an unknown event or payload key (a caller's mistake)."""
     if event not in EVENTS:
         raise ValueError(f"unknown notification event {event!r} (known: {', '.join(EVENTS)})")
-    unknown = sorted(set(payload) - set(PAYLOAD_KEYS))
+    unknown = sorted(set(payload) - set(PAYLOAD_KEYS) - set(OPTIONAL_KEYS))
     if unknown:
         raise ValueError(f"unknown notification payload key(s): {', '.join(unknown)}")
     body: dict[str, Any] = {"event": event}
     for key in PAYLOAD_KEYS:
         body[key] = payload.get(key)
+    body.update({key: payload[key] for key in OPTIONAL_KEYS if payload.get(key)})
     body["at"] = now.isoformat()
     body = json.loads(json.dumps(body, default=_jsonable))
     if not body["text"]:

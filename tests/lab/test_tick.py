@@ -1,10 +1,14 @@
-"""A fake month of ``maint tick --at T`` against two lab hosts with the patching fixture.
+"""``maint tick`` against two lab hosts with the patching fixture, on the real clock.
 
-December: before the lead time nothing; in the lead time a plan and a notification; open but
-unapproved nothing; approved, ten ticks at once apply it exactly once; past the end nothing.
-January is blacked out and recorded as skipped. February passes unapproved and is reported.
-March is applied by a tick that is SIGKILLed mid-batch; the next tick records the run as
-interrupted and finishes only the host that had not finished. The log verifies throughout.
+A simulated clock never reaches a host, so the windows are one-off occurrences placed around
+the moment the test starts (T0): one ahead of its lead time, one in it, one open, one past its
+cutoff, one blacked out, one that passed unapproved, and two more open ones for the crash cases.
+The first tick plans what is due and records what was skipped; a rehearsal (--at) records
+nothing; open but unapproved, nothing is applied; approved, ten ticks at once apply it once.
+A tick SIGKILLed mid-batch leaves nothing running, and the next tick reconciles the host in
+flight (its change is recorded as the killed run's and can be rolled back) and finishes only the
+host that was left. A tick sent SIGTERM records the interruption itself. The log verifies
+throughout.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import signal
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 import yaml
@@ -29,10 +35,26 @@ from .labkit import BIN, free_base, maint, signers
 PREFIX = f"maint-tick-{os.getpid()}"
 HOSTS = [f"{PREFIX}-1", f"{PREFIX}-2"]
 NOTE_TO_FILE = "cat >> notifications.jsonl; echo >> notifications.jsonl"
+T0 = datetime.now(UTC).replace(second=0, microsecond=0)
+# name -> (start, duration, cutoff): one occurrence each, placed around T0
+WINDOWS = {
+    "ahead": (T0 + timedelta(hours=8), "2h", "30m"),
+    "soon": (T0 + timedelta(hours=2), "2h", "30m"),
+    "open": (T0 - timedelta(minutes=10), "6h", "30m"),
+    "late": (T0 - timedelta(minutes=90), "6h", "5h"),
+    "frozen": (T0 + timedelta(hours=1), "2h", "30m"),
+    "missed": (T0 - timedelta(hours=5), "2h", "30m"),
+    "crash": (T0 - timedelta(minutes=10), "6h", "30m"),
+    "term": (T0 - timedelta(minutes=10), "6h", "30m"),
+}
 
 
-def tick(site, at, *extra):
-    return maint("tick", "--at", at, *extra, cwd=site)
+def key(name: str) -> str:
+    return f"{name}@{WINDOWS[name][0]:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def tick(site, *extra):
+    return maint("tick", *extra, cwd=site)
 
 
 def versions():
@@ -79,6 +101,23 @@ def plans(site):
         return conn.execute(select(m.plans.c.plan_uid, m.plans.c.window)).all()
 
 
+def window(name: str) -> dict:
+    start, duration, cutoff = WINDOWS[name]
+    return {
+        "name": name,
+        "schedule": f"DTSTART:{start:%Y%m%d}T000000\nRRULE:FREQ=DAILY;COUNT=1",
+        "start": f"{start:%H:%M}",
+        "timezone": "UTC",
+        "duration": duration,
+        "cutoff": cutoff,
+        "lead_time": "3h",
+        "tasks": ["patching"],
+        "batch": 1,
+        "max_fail": 1,
+        **({"blackout": ["freeze"]} if name == "frozen" else {}),
+    }
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
     site = tmp_path_factory.mktemp("tick")
@@ -88,31 +127,18 @@ def site(tmp_path_factory):
         "--state", str(site / "lab"), "--fixture", cwd=site,
     )  # fmt: skip
     assert up.returncode == 0, up.stderr
+    frozen = WINDOWS["frozen"][0].date()
     config = {
         "inventory": "lab/hosts.yml",
         "tick": {"key": "tick"},
         "approvals": {
             "allowed_signers": "allowed_signers",
             "groups": {"ops": ["alice@example.org"]},
-            "policies": {"normal": {"approvals": 1, "groups": ["ops"], "expires": "200d"}},
+            "policies": {"normal": {"approvals": 1, "groups": ["ops"], "expires": "1d"}},
         },
-        "calendars": {"january-freeze": {"ranges": [["2027-01-09", "2027-01-11"]]}},
+        "calendars": {"freeze": {"ranges": [[f"{frozen}", f"{frozen + timedelta(days=1)}"]]}},
         "notifications": {"command": {"argv": ["sh", "-c", NOTE_TO_FILE]}},
-        "windows": [
-            {
-                "name": "monthly",
-                "schedule": "RRULE:FREQ=MONTHLY;BYMONTHDAY=10",
-                "start": "22:00",
-                "timezone": "UTC",
-                "duration": "2h",
-                "cutoff": "30m",
-                "lead_time": "3d",
-                "tasks": ["patching"],
-                "batch": 1,
-                "max_fail": 1,
-                "blackout": ["january-freeze"],
-            }
-        ],
+        "windows": [window(name) for name in WINDOWS],
     }  # fmt: skip
     (site / "maint.yml").write_text(yaml.safe_dump(config, sort_keys=False))
     try:
@@ -128,103 +154,122 @@ def notifications(site):
     return [json.loads(line)["event"] for line in path.read_text().splitlines() if line.strip()]
 
 
-def test_before_the_lead_time_a_tick_is_silent(site):
-    proc = tick(site, "2026-12-06T12:00Z")
-    assert (proc.returncode, proc.stdout, plans(site)) == (0, "", [])
+def plan_of(site, name):
+    return next(p.plan_uid for p in plans(site) if p.window == name)
 
 
-def test_in_the_lead_time_it_plans_once_and_notifies(site):
-    proc = tick(site, "2026-12-08T12:00Z")
-    assert proc.returncode == 0, proc.stderr
-    assert (
-        "monthly@2026-12-10T22:00:00Z: planned" in proc.stdout
-        and "awaiting approval" in proc.stdout
-    )
-    assert len(plans(site)) == 1
-    assert notifications(site) == ["plan_awaiting_approval"]
-    again = tick(site, "2026-12-08T12:05Z")
-    assert (again.returncode, again.stdout, len(plans(site))) == (0, "", 1)
-    dry = tick(site, "2026-12-10T22:10Z", "--dry-run")
-    assert dry.stdout == "" and dry.returncode == 0  # unapproved: nothing to do, even dry
+def lines_for(text, name):
+    return [line for line in text.splitlines() if line.startswith(key(name) + ":")]
+
+
+def test_the_first_tick_plans_what_is_due_and_records_what_was_skipped(site):
+    proc = tick(site)
+    assert proc.returncode == 1, proc.stdout + proc.stderr  # a window passed: a person must know
+    out = proc.stdout
+    assert lines_for(out, "ahead") == [] and lines_for(out, "late") == []
+    for name in ("soon", "open", "crash", "term"):
+        (line,) = lines_for(out, name) or [out + proc.stderr]
+        assert ": planned " in line and "awaiting approval" in line, line
+    (frozen,) = lines_for(out, "frozen")
+    assert frozen.startswith(f"{key('frozen')}: skipped: blackout freeze"), frozen
+    assert lines_for(out, "missed") == [
+        f"{key('missed')}: skipped: the window passed without an approved plan"
+    ]
+    assert sorted(p.window for p in plans(site)) == ["crash", "open", "soon", "term"]
+    assert notifications(site) == ["plan_awaiting_approval"] * 4
+    with Log(site) as log:
+        assert log.verify().ok
+
+
+def test_the_next_tick_changes_nothing(site):
+    again = tick(site)
+    assert (again.returncode, again.stdout, len(plans(site))) == (0, "", 4)
+
+
+def test_a_rehearsal_records_nothing(site):
+    with Log(site) as log:
+        before = {t: log.count(t) for t in ("runs", "plans", "occurrence_states", "approvals")}
+    at = WINDOWS["soon"][0] + timedelta(minutes=10)
+    proc = tick(site, "--at", f"{at:%Y-%m-%dT%H:%M}Z")
+    assert "rehearses" in proc.stderr and proc.returncode == 0, proc.stderr
+    assert proc.stdout == ""  # every due occurrence is planned and unapproved: nothing to do
+    with Log(site) as log:
+        assert {t: log.count(t) for t in before} == before
 
 
 def test_open_but_unapproved_does_nothing(site):
-    proc = tick(site, "2026-12-10T22:10Z", "-v")
+    proc = tick(site, "-v")
     assert proc.returncode == 0
-    assert "waiting for approval" in proc.stdout
+    assert any("waiting for approval" in line for line in lines_for(proc.stdout, "open"))
     assert apply_runs(site) == [] and versions() == {h: "1.0" for h in HOSTS}
 
 
 def test_ten_ticks_at_once_apply_the_approved_plan_once(site):
-    ((plan_uid, _),) = plans(site)
-    maint("approve", plan_uid[:16], "--key", "alice", cwd=site, check=True)
-    dry = tick(site, "2026-12-10T22:10Z", "--dry-run")
+    maint("approve", plan_of(site, "open")[:16], "--key", "alice", cwd=site, check=True)
+    dry = tick(site, "--dry-run")
     assert "would apply plan" in dry.stdout and apply_runs(site) == []
     with ThreadPoolExecutor(10) as pool:
-        procs = list(pool.map(lambda _: tick(site, "2026-12-10T22:10Z"), range(10)))
+        procs = list(pool.map(lambda _: tick(site), range(10)))
     assert all(p.returncode == 0 for p in procs), [p.stderr for p in procs]
     applied = [p for p in procs if "run run-" in p.stdout]
     assert len(applied) == 1, [p.stdout for p in procs]
     assert len(apply_runs(site)) == 1
     assert versions() == {h: "1.1" for h in HOSTS}
     assert "run_finished" in notifications(site)
-    later = tick(site, "2026-12-10T22:20Z")
+    later = tick(site)
     assert (later.stdout, len(apply_runs(site))) == ("", 1)
 
 
-def test_cutoff_and_end_start_nothing(site):
-    for at in ("2026-12-10T23:40Z", "2026-12-11T01:00Z"):
-        proc = tick(site, at)
-        assert (proc.returncode, proc.stdout) == (0, "")
-    assert len(apply_runs(site)) == 1
+def leftovers(run_uid: str) -> list[int]:
+    marker = f"MAINT_RUN_UID={run_uid}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if marker in (entry / "environ").read_bytes().split(b"\0"):
+                    found.append(int(entry.name))
+            except OSError:
+                continue
+    return found
 
 
-def test_a_blacked_out_occurrence_is_recorded_as_skipped(site):
-    proc = tick(site, "2027-01-08T12:00Z")
-    assert proc.returncode == 0
-    assert "monthly@2027-01-10T22:00:00Z: skipped: blackout january-freeze" in proc.stdout
-    assert tick(site, "2027-01-10T22:10Z").stdout == ""
-
-
-def test_a_window_that_passes_unapproved_is_reported(site):
-    assert "planned" in tick(site, "2027-02-08T12:00Z").stdout
-    proc = tick(site, "2027-02-11T01:00Z")
-    assert proc.returncode == 1
-    assert "skipped: the window passed without an approved plan" in proc.stdout
-
-
-def test_sigkill_mid_batch_then_the_next_tick_finishes_only_what_was_left(site):
+def test_sigkill_mid_batch_then_the_next_tick_reconciles_and_finishes_what_was_left(site):
     downgrade()
-    assert "planned" in tick(site, "2027-03-08T12:00Z").stdout
-    applied = {r.plan_uid for r in apply_runs(site)}
-    plan_uid = [p.plan_uid for p in plans(site) if p.plan_uid not in applied][-1]
+    plan_uid = plan_of(site, "crash")
     maint("approve", plan_uid[:16], "--key", "alice", cwd=site, check=True)
     proc = subprocess.Popen(
-        [str(BIN / "maint"), "tick", "--at", "2027-03-10T22:10Z"],
+        [str(BIN / "maint"), "tick"],
         cwd=site, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
     )  # fmt: skip
     deadline = time.monotonic() + 300
-    killed_in_batch = None
+    killed = None
     while time.monotonic() < deadline and proc.poll() is None:
         with Log(site) as log, log.engine.connect() as conn:
             events = conn.execute(
-                select(m.run_events.c.event, m.run_events.c.host)
+                select(m.run_events.c.event, m.run_events.c.host, m.run_events.c.name,
+                       m.run_events.c.changed, m.runs.c.run_uid)
                 .join(m.runs, m.runs.c.id == m.run_events.c.run_id)
                 .where(m.runs.c.plan_uid == plan_uid)
-            ).all()
-        starts = [e for e in events if e.event == "batch_start"]
-        done = [e.host for e in events if e.event == "host_done"]
-        if len(starts) == 2 and any(e.event == "runner_on_ok" for e in events[-20:]):
-            killed_in_batch = done
-            os.killpg(proc.pid, signal.SIGKILL)
+            ).all()  # fmt: skip
+        upgraded = [
+            e for e in events
+            if e.host == HOSTS[1] and e.changed and str(e.name).startswith("PATCH-04")
+        ]  # fmt: skip
+        if upgraded:  # the second host was changed, its task not finished: kill now
+            killed = (upgraded[0].run_uid, [e.host for e in events if e.event == "host_done"])
+            os.kill(proc.pid, signal.SIGKILL)
             break
-        time.sleep(0.2)
+        time.sleep(0.1)
     proc.wait(timeout=60)
-    assert killed_in_batch == [HOSTS[0]], "the tick was not killed inside the second batch"
-    time.sleep(2)  # let the orphaned ansible process of the killed run notice and stop
+    assert killed is not None, "the tick was not killed after the second host's upgrade"
+    run_uid, done_before = killed
+    assert done_before == [HOSTS[0]]
+    time.sleep(1)
+    assert leftovers(run_uid) == [], "Ansible outlived the killed runner"
+    assert versions() == {h: "1.1" for h in HOSTS}  # the change happened: is it recorded?
     with Log(site) as log:
         assert log.verify().ok
-    resumed = tick(site, "2027-03-10T22:20Z")
+    resumed = tick(site)
     assert "interrupted" in resumed.stderr + resumed.stdout, resumed.stderr
     with Log(site) as log, log.engine.connect() as conn:
         runs = (
@@ -248,22 +293,39 @@ def test_sigkill_mid_batch_then_the_next_tick_finishes_only_what_was_left(site):
             .where(m.run_events.c.event == "host_done")
             .where(m.run_events.c.run_id.in_(runs))
         ).all()
+        recorded = conn.execute(
+            select(m.task_results.c.host, m.task_results.c.task, m.task_results.c.status).where(
+                m.task_results.c.run_id == runs[0]
+            )
+        ).all()
+        details = conn.execute(
+            select(m.result_details.c.host, m.result_details.c.rollback).where(
+                m.result_details.c.run_id == runs[0]
+            )
+        ).all()
     with Log(site) as log:
         assert log.verify().ok
     assert len(runs) == 2
     assert states[0].state == "interrupted" and HOSTS[0] in states[0].message
+    assert "reconciled" in states[0].message
     assert [(r, h) for r, h in done] == [(runs[0], HOSTS[0]), (runs[1], HOSTS[1])]
+    assert (HOSTS[1], "patching", "changed") in {tuple(r) for r in recorded}
+    assert any(h == HOSTS[1] and (rb or {}).get("manifest_path") for h, rb in details)
     assert versions() == {h: "1.1" for h in HOSTS}
+    shown = maint("log", "runs", cwd=site, check=True).stdout
+    assert run_uid in shown and "interrupted" in shown
+    # the recorded change can be undone like any other
+    back = maint("rollback", run_uid, "--host", HOSTS[1], cwd=site)
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert versions()[HOSTS[1]] == "1.0"
 
 
 def test_sigterm_mid_run_records_the_interruption_itself(site):
     downgrade()
-    assert "planned" in tick(site, "2027-04-08T12:00Z").stdout
-    applied = {r.plan_uid for r in apply_runs(site)}
-    plan_uid = [p.plan_uid for p in plans(site) if p.plan_uid not in applied][-1]
+    plan_uid = plan_of(site, "term")
     maint("approve", plan_uid[:16], "--key", "alice", cwd=site, check=True)
     proc = subprocess.Popen(
-        [str(BIN / "maint"), "tick", "--at", "2027-04-10T22:10Z"],
+        [str(BIN / "maint"), "tick"],
         cwd=site,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -283,7 +345,9 @@ def test_sigterm_mid_run_records_the_interruption_itself(site):
     proc.wait(timeout=120)
     assert proc.returncode != 0
     with Log(site) as log, log.engine.connect() as conn:
-        (run_id,) = conn.execute(select(m.runs.c.id).where(m.runs.c.plan_uid == plan_uid)).one()
+        (run_id, run_uid) = conn.execute(
+            select(m.runs.c.id, m.runs.c.run_uid).where(m.runs.c.plan_uid == plan_uid)
+        ).one()
         last = conn.execute(
             select(m.run_states.c.state, m.run_states.c.message)
             .where(m.run_states.c.run_id == run_id)
@@ -291,8 +355,9 @@ def test_sigterm_mid_run_records_the_interruption_itself(site):
             .limit(1)
         ).one()
     assert last.state == "interrupted" and "Interrupted" in last.message
+    assert leftovers(run_uid) == [], "Ansible outlived the interrupted run"
     with Log(site) as log:
         assert log.verify().ok
-    finish = tick(site, "2027-04-10T22:20Z")
+    finish = tick(site)
     assert finish.returncode == 0, finish.stdout + finish.stderr
     assert versions() == {h: "1.1" for h in HOSTS}
