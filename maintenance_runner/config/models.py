@@ -116,9 +116,16 @@ def check_schedule(schedule: str) -> None:
         if rule.after(epoch, inc=True) is None:
             raise ValueError(f"RRULE {schedule!r} never occurs")
         return
-    if not croniter.is_valid(text):
+    fields = text.split()
+    if len(fields) in (6, 7):
         raise ValueError(
-            f"bad schedule {schedule!r}: neither an RRULE (RRULE:FREQ=...) nor a cron expression"
+            f"{schedule!r} has {len(fields)} fields: a cron schedule has exactly 5 (minute hour "
+            "day-of-month month day-of-week), and 6 or 7 would be read with seconds first"
+        )
+    if len(fields) != 5 or not croniter.is_valid(text):
+        raise ValueError(
+            f"bad schedule {schedule!r}: neither an RRULE (RRULE:FREQ=...) nor a 5-field cron "
+            "expression (minute hour day-of-month month day-of-week)"
         )
     from croniter import CroniterBadDateError
 

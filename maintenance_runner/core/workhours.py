@@ -96,9 +96,10 @@ def make_calendar(
 
 
 def _closing(naive: datetime, zone: ZoneInfo) -> datetime:
-    """A closing wall time as an instant: an ambiguous one is its later occurrence."""
+    """A closing wall time as an instant: an ambiguous one is its later occurrence; a
+    nonexistent one (in the spring-forward gap) is the moment the clocks change."""
     local = naive.replace(tzinfo=zone)
-    if tz.datetime_ambiguous(local):
+    if tz.datetime_exists(local) and tz.datetime_ambiguous(local):
         return local.replace(fold=1).astimezone(UTC)
     return local_to_utc(naive, zone)
 

@@ -112,6 +112,22 @@ def test_defaults_when_absent():
         ),
         (
             ("windows", 0, "schedule"),
+            "0 0 22 * * 2",
+            "maint.yml: windows[monthly-servers].schedule: '0 0 22 * * 2' has 6 fields: a cron "
+            "schedule has exactly 5",
+        ),
+        (
+            ("windows", 0, "schedule"),
+            "0 0 22 * * 2 2027",
+            "maint.yml: windows[monthly-servers].schedule: '0 0 22 * * 2 2027' has 7 fields",
+        ),
+        (
+            ("windows", 0, "schedule"),
+            "@daily",
+            "maint.yml: windows[monthly-servers].schedule: bad schedule '@daily'",
+        ),
+        (
+            ("windows", 0, "schedule"),
             "0 0 31 2 *",
             "maint.yml: windows[monthly-servers].schedule: cron expression '0 0 31 2 *' never",
         ),
