@@ -30,12 +30,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DatabaseError, OperationalError, SQLAlchemyError
 
 from maintenance_runner.actionlog import models as m
 from maintenance_runner.actionlog.chain import Batch, Problem, TableSpec, check_chain, link_batch
 from maintenance_runner.core.clock import Clock, SystemClock
 from maintenance_runner.core.schedule import Slot
+from maintenance_runner.errors import InputError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 OCCURRENCE_STATES = ("planned", "awaiting_approval", "approved", "running", "done", "skipped")
@@ -197,6 +198,22 @@ class VerifyReport:
         return not self.problems
 
 
+class ActionLogError(InputError):
+    """The action log cannot be opened: a file that is not one, a server that does not answer."""
+
+
+def unusable(url: str, exc: BaseException) -> str:
+    """One line: which log (password hidden) and why it cannot be used."""
+    shown = redact(url) if "://" in url else url
+    original = getattr(exc, "orig", None) or exc
+    detail = " ".join(str(original).split())[:200]
+    if isinstance(exc, OperationalError) and not shown.startswith("sqlite"):
+        return f"action log {shown}: cannot connect: {detail}"
+    if "not a database" in detail or isinstance(exc, DatabaseError | sqlite3.DatabaseError):
+        return f"action log {shown}: not an action log database ({detail})"
+    return f"action log {shown}: cannot be opened ({detail})"
+
+
 class RunId(int):
     """A run's row id, carrying the run's uid (``run-<pid>-<time>``) that people see."""
 
@@ -216,9 +233,12 @@ class ActionLog:
     ) -> None:
         self.url = normalise_url(url)
         self.clock = clock or SystemClock()
-        self.engine = make_engine(self.url)
-        if migrate_schema:
-            migrate(self.engine)
+        try:
+            self.engine = make_engine(self.url)
+            if migrate_schema:
+                migrate(self.engine)
+        except (SQLAlchemyError, sqlite3.Error, OSError, ValueError) as exc:
+            raise ActionLogError(unusable(self.url, exc)) from None
 
     @property
     def dialect(self) -> str:

@@ -57,6 +57,9 @@ def _say(text: str) -> None:
 @click.option("--occurrence", "occurrence_text", help="Start of the occurrence (ISO 8601).")
 @click.option("--limit", "-l", help="Only hosts matching this pattern.")
 @click.option("--out", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Plan file.")
+@click.option(
+    "--allow-empty", is_flag=True, help="Record a plan even when no host matches (refused else)."
+)
 @key_option()
 @config_option
 def plan_command(
@@ -64,6 +67,7 @@ def plan_command(
     occurrence_text: str | None,
     limit: str | None,
     out: Path | None,
+    allow_empty: bool,
     key: Path | None,
     config_path: str,
 ) -> None:
@@ -82,8 +86,9 @@ def plan_command(
         at = parse_instant(occurrence_text, window.timezone) if occurrence_text else None
         occ = pick_occurrence(window, config, clock.now(), at)
         planned = plan_window(
-            config, log, window, occ, author, clock, limit=limit, out=out, say=_say
-        )
+            config, log, window, occ, author, clock, limit=limit, out=out, say=_say,
+            allow_empty=allow_empty,
+        )  # fmt: skip
     click.echo(render_text(planned.plan))
     click.echo(f"\nplan {planned.plan.id}\nwritten to {planned.path}")
     if not planned.outcome.ok:

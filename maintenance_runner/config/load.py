@@ -32,11 +32,19 @@ class ConfigError(InputError):
         super().__init__(self.format())
 
     def format(self) -> str:
+        """One line per problem: ``FILE: WHERE: MESSAGE`` (what cannot be printed escaped)."""
         lines = []
         for where, message in self.problems:
-            prefix = f"{self.file}: {where}: " if where else f"{self.file}: "
-            lines.append(prefix + message)
+            prefix = f"{self.file}: {_printable(where)}: " if where else f"{self.file}: "
+            lines.append(prefix + _printable(message))
         return "\n".join(lines)
+
+
+def _printable(text: str) -> str:
+    """``text`` on one line: line breaks and other unprintable characters escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # --- loading ----------------------------------------------------------------------------------
@@ -173,6 +181,8 @@ def load_config(path: str | Path | None = None) -> MaintConfig:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(file, [("", "no such file (give one with --config)")]) from None
+    except UnicodeDecodeError:
+        raise ConfigError(file, [("", "not a text file (maint.yml is YAML in UTF-8)")]) from None
     except OSError as exc:
         raise ConfigError(file, [("", exc.strerror or str(exc))]) from None
     try:

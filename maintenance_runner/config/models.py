@@ -30,6 +30,7 @@ class UnknownWindow(UsageProblem):
     """A window named on the command line that maint.yml does not have."""
 
 
+ACTIONLOG_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 DEFAULT_ACTIONLOG = "sqlite:///.maint/actionlog.db"
 KNOWN_TASKS = ("access_review", "backup_verify", "antivirus", "patching", "hardening")
 
@@ -543,6 +544,19 @@ class MaintConfig(_Strict):
     notifications: NotificationsConfig | None = None
     # Directory relative paths (inventory, ics files, sqlite files) are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
+
+    @field_validator("actionlog")
+    @classmethod
+    def _actionlog(cls, value: str) -> str:
+        scheme = value.split("://", 1)[0] if "://" in value else ""
+        if scheme == "sqlite" and value.startswith("sqlite:///"):
+            return value
+        if scheme in ACTIONLOG_SCHEMES:
+            return value
+        raise ValueError(
+            f"unknown action log URL {value!r}: use sqlite:///PATH (a file, relative to "
+            "maint.yml) or postgresql://USER@HOST/DATABASE"
+        )
 
     def window(self, name: str) -> Window:
         for window in self.windows:

@@ -192,7 +192,10 @@ def load_file(raw: Any, file: str) -> Plan:
         where = _where(tuple(error["loc"])) or "plan"
         value = error.get("input")
         got = "" if isinstance(value, dict | list) else f" (got {value!r:.60})"
-        raise PlanError(f"{file}: {where}: {error['msg']}{got}") from None
+        text = f"{where}: {error['msg']}{got}"
+        if not text.isprintable():
+            text = "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+        raise PlanError(f"{file}: {text}") from None
     plan._raw = raw
     return plan
 

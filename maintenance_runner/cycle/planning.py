@@ -18,6 +18,7 @@ from maintenance_runner.actionlog.plans import load_plan, record_plan, record_si
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.ansible.bindings import run_inputs
 from maintenance_runner.ansible.execution import EventHandler, RunOutcome, process_env, run_playbook
+from maintenance_runner.ansible.inventory import check_inventory
 from maintenance_runner.ansible.revision import content_revision, inventory_hash
 from maintenance_runner.config.models import MaintConfig, Window
 from maintenance_runner.core.clock import Clock, parse_instant
@@ -209,16 +210,26 @@ def plan_window(
     limit: str | None = None,
     out: Path | None = None,
     say: Callable[[str], None] | None = None,
+    allow_empty: bool = False,
 ) -> Planned:
     """Plan one occurrence of a window: check-mode run, sign as author, write, record.
 
     The plan is written to ``out``, else ``.maint/plans/<window>-<id>.json`` next to maint.yml.
+    An inventory that is not one is refused before the check run, and a plan for no host
+    unless ``allow_empty``.
     """
     inventory = inventory_path(config)
+    check_inventory(inventory)
     if say is not None:
         say(f"planning {window.name} for {occ.key}: {', '.join(window.tasks)} (check mode)")
     outcome = check_run(window, inventory, limit)
     content = build_plan(config, window, occ, inventory, limit, outcome, clock)
+    if not content["hosts"] and not content["unreachable"] and not allow_empty:
+        raise PlanRefused(
+            f"{inventory}: no host matched the window's targets {window.targets!r}"
+            + (f" and --limit {limit!r}" if limit else "")
+            + ": nothing to plan (--allow-empty records an empty plan on purpose)"
+        )
     plan = sign_as_author(content, author, clock)
     path = out or config.resolve(PLANS_DIR) / f"{window.name}-{plan.short}.json"
     write_plan(plan, path)
