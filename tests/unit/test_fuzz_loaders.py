@@ -166,8 +166,8 @@ def test_any_bytes_as_maint_yml_load_or_fail_in_lines_naming_the_file(tmp_path_f
 @given(choice=st.integers(min_value=0), value=values, drop=st.booleans())
 def test_a_mutated_plan_file_loads_or_fails_in_one_line(choice, value, drop):
     content = _mutate(VALID_PLAN_CONTENT, choice, value, drop)
-    raw = make_file(content, {"principal": "a", "signed_at": "2026-12-05T10:00:00Z",
-                              "signature": "s"}) if isinstance(content, dict) else content  # fmt: skip
+    author = {"principal": "a", "signed_at": "2026-12-05T10:00:00Z", "signature": "s"}
+    raw = make_file(content, author) if isinstance(content, dict) else content
     raw = json.loads(json.dumps(raw, default=str))
     try:
         plan = load_file(raw, "plan.json")

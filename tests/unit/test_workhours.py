@@ -211,7 +211,7 @@ def test_an_opening_time_inside_the_gap_opens_when_the_clocks_change():
 
 def test_a_closing_time_inside_the_gap_closes_when_the_clocks_change():
     cal = make_calendar("Europe/Madrid", days="sun", start=time(0), end=time(2, 30))
-    opening, closing = day_interval(date(2026, 3, 29), cal)
+    _opening, closing = day_interval(date(2026, 3, 29), cal)
     assert closing == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)  # 02:00 CET became 03:00 CEST
     # 00:00 CET to the change: 2 real hours, not 1 (the day must not end an hour early)
     assert working_hours_between(madrid(2026, 3, 29), madrid(2026, 3, 30), cal) == 2
