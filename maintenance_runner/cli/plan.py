@@ -30,7 +30,7 @@ from maintenance_runner.cycle.decide import STORED, Verdict, decide
 from maintenance_runner.cycle.planning import pick_occurrence, plan_window, read_plan
 from maintenance_runner.cycle.rollback import rollback_run
 from maintenance_runner.cycle.signing import identify
-from maintenance_runner.errors import UsageProblem
+from maintenance_runner.errors import EXIT_REFUSED, UsageProblem
 from maintenance_runner.report.plan_render import html as render_html
 from maintenance_runner.report.plan_render import text as render_text
 
@@ -189,8 +189,9 @@ def apply_command(
 
     Refuses (exit 3, nothing run) when approvals are missing, invalid or expired, the plan was
     edited, the content or inventory changed, the window is closed, past its cutoff or blacked
-    out, or a live check predicts changes the plan does not contain. Exit 1 when a host failed
-    (it was rolled back), 0 when every host finished.
+    out, or a live check predicts changes the plan does not contain; also exit 3 when the
+    cutoff came before the first batch (the run is recorded, every host deferred, nothing run).
+    Exit 1 when a host failed (it was rolled back), 0 when every host finished.
     """
     if emergency and (not reason or key is None):
         raise UsageProblem("--emergency needs --reason and --key (a member of the emergency group)")
@@ -217,6 +218,9 @@ def apply_command(
     for host in sorted(summary.hosts.values(), key=lambda h: h.host):
         if host.status != "done":
             click.echo(f"  {host.host}: {host.status.replace('_', ' ')}: {host.reason}")
+    if summary.nothing_ran:
+        click.echo("maint: nothing was run: every host was deferred before its batch", err=True)
+        sys.exit(EXIT_REFUSED)
     if not summary.ok:
         sys.exit(1)
 

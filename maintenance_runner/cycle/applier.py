@@ -59,6 +59,11 @@ class ApplySummary:
         return sum(1 for h in self.hosts.values() if h.status == status)
 
     @property
+    def nothing_ran(self) -> bool:
+        """Every host was deferred before its batch: like a refusal, nothing touched a host."""
+        return bool(self.hosts) and all(h.status == "deferred" for h in self.hosts.values())
+
+    @property
     def ok(self) -> bool:
         return all(h.status == "done" for h in self.hosts.values())
 
@@ -268,6 +273,8 @@ class Applier:
                     summary.hosts[host] = HostOutcome(host, "done")
                 self._event("host_done", host, summary.hosts[host].status)
                 self.progress("host_done", {"host": host, "status": summary.hosts[host].status})
-        if summary.state != "stopped":
+        if summary.nothing_ran:
+            summary.state = "deferred"
+        elif summary.state != "stopped":
             summary.state = "done" if summary.ok else "failed"
         return summary

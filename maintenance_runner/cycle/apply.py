@@ -36,7 +36,7 @@ from maintenance_runner.core.policy import Signature
 from maintenance_runner.cycle.anchor import heads_of, short_heads
 from maintenance_runner.cycle.applier import Applier, ApplySummary, Progress
 from maintenance_runner.cycle.followups import create_from_config
-from maintenance_runner.cycle.gate import Gate, preflight
+from maintenance_runner.cycle.gate import Gate, check_window, preflight
 from maintenance_runner.cycle.planning import check_run, record_occurrence_of
 from maintenance_runner.cycle.reconcile import interrupted_message, reconcile
 from maintenance_runner.cycle.signing import identify, message, sign
@@ -119,6 +119,10 @@ def apply_plan(
                         "a live check predicts changes the plan does not contain:\n  "
                         + "\n  ".join(extra)
                     )
+                    refuse(gate)
+            if emergency_sig is None:
+                gate.refusals += check_window(plan, config, clock)  # the drift check took time
+                if gate.refusals:
                     refuse(gate)
             return run_apply(
                 plan, config, log, clock, gate, drift_check, emergency_sig, actor, progress

@@ -21,14 +21,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from maintenance_runner.actionlog.plans import signatures
+from maintenance_runner.actionlog.plans import run_hosts, run_list, signatures
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.ansible.execution import RunOutcome
 from maintenance_runner.config.load import load_config
-from maintenance_runner.core.clock import SystemClock
+from maintenance_runner.core.clock import FixedClock, SystemClock
+from maintenance_runner.core.results import TaskResult
+from maintenance_runner.cycle.apply import run_apply
+from maintenance_runner.cycle.gate import Gate
 from maintenance_runner.cycle.planning import (
     build_plan,
     pick_occurrence,
+    read_plan,
     record_planned,
     sign_as_author,
     write_plan,
@@ -104,7 +108,8 @@ def make_plan(site: Path) -> Path:
     window = config.window("tonight")
     clock = SystemClock()
     occ = pick_occurrence(window, config, clock.now(), None)
-    outcome = RunOutcome(status="successful", rc=0, results=[], events=[])
+    ghost = TaskResult(host="ghost", task="patching", status="ok")
+    outcome = RunOutcome(status="successful", rc=0, results=[ghost], events=[])
     content = build_plan(config, window, occ, site / "hosts.yml", None, outcome, clock)
     plan = sign_as_author(content, Signer("author@example.org", site / "author"), clock)
     path = site / "plan.json"
@@ -199,3 +204,18 @@ def make_plan_with_env(site: Path, env: dict[str, str]) -> Path:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+
+def test_an_apply_whose_cutoff_comes_before_the_first_batch_runs_nothing(site):
+    """Recorded like the deferral it is, and reported like the refusal it amounts to."""
+    plan_path = make_plan(site)
+    config = load_config(site / "maint.yml")
+    plan = read_plan(str(plan_path))
+    late = FixedClock(plan.content.occurrence.cutoff + timedelta(seconds=1))
+    with ActionLog(config.actionlog_url) as log:
+        summary = run_apply(plan, config, log, late, Gate(), True, None, "tester")
+        assert summary.nothing_ran and summary.state == "deferred"
+        (run,) = [r for r in run_list(log) if r["run_uid"] == summary.run_uid]
+        assert run["state"] == "deferred"
+        assert run_hosts(log, run["id"], "deferred") == ["ghost"]
+        assert run_hosts(log, run["id"], "host_start") == []  # no batch started
