@@ -367,6 +367,20 @@ def antivirus_services(results, required=None):
     return services
 
 
+def antivirus_mirror_pending(text, mirror):
+    r"""Whether setting ``PrivateMirror <mirror>`` in freshclam.conf (``text``) changes it, the
+    way the role's lineinfile does: the last line matching ``^#?\s*PrivateMirror\s`` is
+    replaced, or the line is appended when none matches."""
+    if not mirror:
+        return False
+    line = "PrivateMirror %s" % mirror
+    last = None
+    for current in (text or "").splitlines():
+        if re.search(r"^#?\s*PrivateMirror\s", current):
+            last = current
+    return last != line
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -376,4 +390,5 @@ class FilterModule:
             "antivirus_freshclam_updated": antivirus_freshclam_updated,
             "antivirus_update_record": antivirus_update_record,
             "antivirus_services": antivirus_services,
+            "antivirus_mirror_pending": antivirus_mirror_pending,
         }

@@ -26,7 +26,9 @@ options:
     type: path
     default: /var/lib/maint/patching
   manifest_id:
-    description: Identifier of the manifest; a UTC timestamp when empty.
+    description:
+      - Identifier of the manifest (the runner's run id, so a reconcile finds it after a
+        killed run); a UTC timestamp when empty.
     type: str
     default: ""
   keep:
@@ -70,6 +72,10 @@ from ansible_collections.maint.preventive.plugins.module_utils.apt_sim import (
 )
 from ansible_collections.maint.preventive.plugins.module_utils.patch_manifest import (
     build_manifest,
+)
+from ansible_collections.maint.preventive.plugins.module_utils.run_record import (
+    manifest_path,
+    oldest_first,
 )
 
 ENV = {"LANG": "C", "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
@@ -120,7 +126,9 @@ def keep_deb(module, pkg, debs_dir):
 
 
 def prune(state_dir, keep):
-    manifests = sorted(glob.glob(os.path.join(state_dir, "manifest-*.json")))
+    manifests = oldest_first(
+        glob.glob(os.path.join(state_dir, "manifest-*.json")), os.path.getmtime
+    )
     for old in manifests[: max(0, len(manifests) - keep)]:
         manifest_id = os.path.basename(old)[len("manifest-") : -len(".json")]
         shutil.rmtree(os.path.join(state_dir, manifest_id), ignore_errors=True)
@@ -140,8 +148,11 @@ def main():
     state_dir = module.params["state_dir"]
     manifest_id = module.params["manifest_id"] or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    try:
+        path = manifest_path(state_dir, manifest_id)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     manifest = build_manifest(manifest_id, created, module.params["transaction"])
-    path = os.path.join(state_dir, "manifest-%s.json" % manifest_id)
     if not manifest["packages"]:
         module.exit_json(changed=False, manifest=manifest, path="", missing=[])
     if module.check_mode:
