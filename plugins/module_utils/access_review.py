@@ -1381,3 +1381,25 @@ def collect(root, params, run_command, now=None):
             p["ignore_users"],
         ),
     }
+
+
+# ---------------------------------------------------------------------------------------------
+# Reconcile: what an interrupted remediation changed, from the manifest it wrote first
+
+
+def remediation_changes(manifest, key_files_same, shadow_text, today):
+    """What the remediation of ``manifest`` changed on the host, as it is now.
+
+    ``key_files_same`` maps each backed-up authorized_keys file to whether it still has its
+    backup's content (None: the backup is gone, so it cannot be shown unchanged);
+    ``shadow_text`` is /etc/shadow, ``today`` days since the epoch. Returns the changed files
+    and ``account:<name>`` for each account the remediation expired that is expired now
+    (remediation only targets accounts that could still log in).
+    """
+    changed = [path for path, same in sorted(key_files_same.items()) if same is not True]
+    shadow = parse_shadow(shadow_text or "")
+    for name in manifest.get("expired") or []:
+        expire = (shadow.get(name) or {}).get("expire")
+        if expire is not None and today is not None and expire <= today:
+            changed.append("account:%s" % name)
+    return changed

@@ -178,6 +178,26 @@ def restore_plan(manifest):
     return plan
 
 
+def file_differences(entry, live):
+    """How a file differs now from its manifest entry (what the backup recorded before the run):
+    ``[]`` when it is as recorded, else some of ``created``, ``removed``, ``content``, ``mode``,
+    ``owner``. ``live`` is None when the file is absent, else {mode ("0644"), uid, gid, sha256}
+    (sha256 None for what is not a regular file)."""
+    if not entry.get("existed"):
+        return ["created"] if live is not None else []
+    if live is None:
+        return ["removed"]
+    found = []
+    recorded = entry.get("sha256") if entry.get("kind", "content") == "content" else None
+    if recorded and live.get("sha256") != recorded:
+        found.append("content")
+    if live.get("mode") != entry.get("mode"):
+        found.append("mode")
+    if (live.get("uid"), live.get("gid")) != (entry.get("uid"), entry.get("gid")):
+        found.append("owner")
+    return found
+
+
 def set_lines(text, lines, sep=" ", commented=False):
     """Set ``KEY<sep>VALUE`` lines in a config text (login.defs, sshd, sysctl.d style).
 

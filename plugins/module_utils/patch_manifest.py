@@ -63,3 +63,19 @@ def verify(manifest, installed):
                 "found": installed.get(pkg["name"]),
             }
     return wrong
+
+
+def run_changes(manifest, installed):
+    """What the run of ``manifest`` changed, judged by ``installed`` (name -> version, or None
+    when the package is not installed): ``{name: {before, after, now}}`` of every package whose
+    installed version is not its recorded pre-change version (moved to ``after``, stopped half
+    way, or newly installed). Reads both manifest shapes: apt (``before``/``after``) and dnf
+    (``current``/``candidate``)."""
+    changed = {}
+    for pkg in manifest.get("packages", []):
+        before = pkg["before"] if "before" in pkg else pkg.get("current")
+        after = pkg["after"] if "after" in pkg else pkg.get("candidate")
+        now = installed.get(pkg["name"])
+        if now != before:
+            changed[pkg["name"]] = {"before": before, "after": after, "now": now}
+    return changed

@@ -14,14 +14,17 @@ description:
   - With C(state=restored), reads a manifest (the newest when C(manifest) is empty), puts every
     file back (or removes the files the run created, or restores mode and ownership), verifies
     each restored file's sha256 against its backup, and marks the manifest rolled back.
+  - With C(state=compared), reads the manifest of run I(manifest_id) (if that run wrote one)
+    and reports every file that differs from what it recorded (content, mode, ownership,
+    created or removed since), that is what an interrupted run changed. Read-only.
   - In check mode reports what it would do and writes nothing.
 version_added: "0.1.0"
 author: maint developers
 options:
   state:
-    description: C(backup) before a change, C(restored) to roll back.
+    description: C(backup) before a change, C(restored) to roll back, C(compared) to reconcile.
     type: str
-    choices: [backup, restored]
+    choices: [backup, restored, compared]
     default: backup
   files:
     description: Files to back up; each C(path) and optional C(kind) (content or mode).
@@ -37,7 +40,9 @@ options:
     type: path
     default: /var/lib/maint/hardening
   manifest_id:
-    description: Manifest id; a UTC timestamp when empty.
+    description:
+      - Manifest id (the runner's run id); a UTC timestamp when empty (state=backup).
+      - The run whose manifest to compare (state=compared, required).
     type: str
     default: ""
   manifest:
@@ -92,6 +97,14 @@ mismatched:
   returned: always
   type: list
   elements: str
+found:
+  description: Whether the run's manifest exists (state=compared).
+  returned: when state is compared
+  type: bool
+differ:
+  description: path -> how it differs from the manifest now (state=compared).
+  returned: when state is compared
+  type: dict
 """
 
 import glob
@@ -104,9 +117,14 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maint.preventive.plugins.module_utils.hardening import (
     backup_name,
+    file_differences,
     manifest_files,
     restore_plan,
     sha256_bytes,
+)
+from ansible_collections.maint.preventive.plugins.module_utils.run_record import (
+    manifest_path,
+    oldest_first,
 )
 
 
@@ -119,8 +137,11 @@ def _backup(module):
     params = module.params
     manifest_id = params["manifest_id"] or time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     state_dir = params["state_dir"]
+    try:
+        path = manifest_path(state_dir, manifest_id)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     backup_dir = os.path.join(state_dir, "backups", manifest_id)
-    path = os.path.join(state_dir, "manifest-%s.json" % manifest_id)
     entries = []
     seen = set()
     for item in params["files"]:
@@ -167,8 +188,13 @@ def _backup(module):
     )
 
 
+def _manifests(state_dir):
+    """The manifests in state_dir, oldest first (by time: run ids do not sort by age)."""
+    return oldest_first(glob.glob(os.path.join(state_dir, "manifest-*.json")), os.path.getmtime)
+
+
 def _prune(state_dir, keep):
-    manifests = sorted(glob.glob(os.path.join(state_dir, "manifest-*.json")))
+    manifests = _manifests(state_dir)
     for old in manifests[: max(0, len(manifests) - keep)]:
         old_id = os.path.basename(old)[len("manifest-") : -len(".json")]
         shutil.rmtree(os.path.join(state_dir, "backups", old_id), ignore_errors=True)
@@ -176,7 +202,7 @@ def _prune(state_dir, keep):
 
 
 def _newest(state_dir):
-    for candidate in sorted(glob.glob(os.path.join(state_dir, "manifest-*.json")), reverse=True):
+    for candidate in reversed(_manifests(state_dir)):
         with open(candidate) as handle:
             if not json.load(handle).get("rolled_back_at"):
                 return candidate
@@ -245,10 +271,51 @@ def _restore(module):
     )
 
 
+def _live(path):
+    """What file_differences compares: None when absent, else mode, owner and sha256."""
+    if not os.path.lexists(path):
+        return None
+    st = os.lstat(path)
+    return {
+        "mode": "%04o" % stat.S_IMODE(st.st_mode),
+        "uid": st.st_uid,
+        "gid": st.st_gid,
+        "sha256": _sha256(path) if stat.S_ISREG(st.st_mode) else None,
+    }
+
+
+def _compare(module):
+    params = module.params
+    try:
+        path = manifest_path(params["state_dir"], params["manifest_id"])
+    except ValueError as exc:
+        module.fail_json(msg="state=compared needs the run's manifest_id: %s" % exc)
+    found = os.path.exists(path)
+    manifest, differ = {}, {}
+    if found:
+        with open(path) as handle:
+            manifest = json.load(handle)
+        for entry in manifest.get("files", []):
+            how = file_differences(entry, _live(entry["path"]))
+            if how:
+                differ[entry["path"]] = sorted(set(differ.get(entry["path"], [])) | set(how))
+    module.exit_json(
+        changed=False,
+        found=found,
+        path=path if found else "",
+        manifest=manifest,
+        files=manifest_files(manifest),
+        differ=differ,
+        restored=[],
+        removed=[],
+        mismatched=[],
+    )
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["backup", "restored"], default="backup"),
+            state=dict(type="str", choices=["backup", "restored", "compared"], default="backup"),
             files=dict(type="list", elements="dict", default=[]),
             extra=dict(type="dict", default={}),
             state_dir=dict(type="path", default="/var/lib/maint/hardening"),
@@ -260,6 +327,8 @@ def main():
     )
     if module.params["state"] == "backup":
         _backup(module)
+    if module.params["state"] == "compared":
+        _compare(module)
     _restore(module)
 
 
