@@ -4,7 +4,7 @@ Operators run a role's audit alone (``--tags audit``) or its changes alone (``--
 must run the asserts, fail checks and read-only probes the selected tasks depend on, or a
 remediation runs without its guard (or a result is published from probes that never ran). The
 rules, checked on every role's task files (``main.yml`` under both tags, ``rollback.yml``, a
-change, under ``--tags patch``):
+change, under ``--tags patch``, ``reconcile.yml``, read-only, under ``--tags audit``):
 
 1. a task that runs under ``--tags X`` and uses a variable needs every earlier task that sets it
    (register, set_fact, fact modules) to run under ``--tags X`` too; a use with ``default`` or
@@ -232,6 +232,8 @@ def _entry_paths(role: Role) -> list[tuple[list[Task], tuple[str, ...]]]:
     out = [(path, SELECTIONS) for path in role.paths("main.yml")]
     if (role.dir / "tasks" / "rollback.yml").exists():
         out += [(path, ("patch",)) for path in role.paths("rollback.yml")]
+    if (role.dir / "tasks" / "reconcile.yml").exists():  # read-only, like an audit
+        out += [(path, ("audit",)) for path in role.paths("reconcile.yml")]
     return out
 
 

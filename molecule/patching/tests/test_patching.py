@@ -82,3 +82,56 @@ def test_rollback_restored_exactly_1_0_without_the_repository(results, host):
     packages = host.file("/srv/maint-fixture/main/Packages").content_string
     assert "Version: 1.0" not in packages
     assert "Version: 1.1" in packages
+
+
+RUN_ID = "run-4242-20261206T101500123456"  # converge.yml's maint_run_id
+
+
+def test_converge_named_its_manifest_after_the_run(results):
+    first = phase(results, "converge", 0)
+    assert first["rollback"]["manifest_path"] == f"/var/lib/maint/patching/manifest-{RUN_ID}.json"
+    assert first["rollback"]["manifest"]["id"] == RUN_ID
+
+
+def test_reconcile_records_what_the_run_changed_with_its_rollback_record(results):
+    after_side_effect(results, "reconcile")
+    reconciled = phase(results, "reconcile")
+    first = phase(results, "converge", 0)
+    assert reconciled["task"] == "patching"
+    assert reconciled["status"] == "changed"
+    assert reconciled["data"]["action"] == "reconcile"
+    assert reconciled["data"]["run"] == RUN_ID
+    assert reconciled["data"]["found"] is True
+    assert reconciled["data"]["changed"] == ["maint-fixture", "maint-fixture-tools"]
+    assert reconciled["data"]["versions"]["maint-fixture"] == {
+        "before": "1.0",
+        "after": "1.1",
+        "now": "1.1",
+    }
+    # the same record an apply publishes, so the runner's rollback path takes it unchanged
+    assert set(reconciled["rollback"]) == set(first["rollback"]) == {"manifest_path", "manifest"}
+    assert reconciled["rollback"]["manifest_path"] == first["rollback"]["manifest_path"]
+    assert (
+        reconciled["rollback"]["manifest"]["packages"] == first["rollback"]["manifest"]["packages"]
+    )
+
+
+def test_reconcile_of_a_run_that_wrote_nothing_here(results):
+    after_side_effect(results, "reconcile_unknown")
+    unknown = phase(results, "reconcile_unknown")
+    assert unknown["status"] == "ok"
+    assert unknown["data"] == {
+        "action": "reconcile",
+        "run": "run-1-20261206T090000000000",
+        "found": False,
+        "check_mode": False,
+    }
+    assert unknown["rollback"] == {}
+
+
+def test_reconcile_after_the_rollback_finds_nothing_changed(results):
+    after_side_effect(results, "reconcile_after")
+    again = phase(results, "reconcile_after")
+    assert again["status"] == "ok"
+    assert (again["data"]["found"], again["data"]["changed"]) == (True, [])
+    assert again["rollback"] == {}
