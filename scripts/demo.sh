@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# make demo: the change cycle on two lab hosts with the fixture repository, on embedded defaults
-# (a SQLite action log): plan, a refused apply, a second person's approval, apply with one
-# planted post-check failure rolled back, the action log, follow-ups, and the HTML report.
+# make demo: the month the README describes, on two lab hosts and embedded defaults (a SQLite
+# action log): the onboarding audit with its asset register, then a window with all five
+# preventive tasks (restic with a real restore test, ClamAV, the access review against an
+# approved baseline, patching, hardening with its score): a plan with its diffs, a refused apply,
+# two approvals, an apply with one host's planted failure rolled back, follow-ups with response
+# targets in working hours, and the HTML report. It ends by printing what to open.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 site=.maint/demo
 mkdir -p "$site/keys"
 cd "$site"
+rm -rf .maint plan.json plan.html report.html audit
 
 for who in author alice bob; do
   [ -f "keys/$who" ] || ssh-keygen -q -t ed25519 -N '' -C "$who@demo" -f "keys/$who"
@@ -16,8 +20,22 @@ for who in author alice bob; do
   printf '%s@example.org %s\n' "$who" "$(cat "keys/$who.pub")"
 done >keys/allowed_signers
 
+echo "== 0. two lab hosts: an outdated package on both; on host 2 stale virus definitions and an"
+echo "      SSH key nobody approved =="
 maint lab down --prefix maint-demo >/dev/null
-maint lab up --count 2 --prefix maint-demo --base-port 2240 --state lab
+maint lab up --count 2 --prefix maint-demo --base-port 2240 --state lab \
+  --faults 'outdated:all,av-stale:2,unapproved-key:2'
+# Remediation on for the access review (reversible, like the rest). The lab's apt sees only the
+# fixture repository, so hardening controls that would install Debian packages stay off.
+mkdir -p lab/group_vars
+cat >lab/group_vars/all.yml <<'YAML'
+access_review_remediate: true
+hardening_pam_pwquality: false
+hardening_pam_tmpdir: false
+hardening_syslog: false
+hardening_pkg_integrity: false
+hardening_needrestart: false
+YAML
 
 # A window that is open now: daily, started five minutes ago (UTC), six hours long.
 start=$(date -u -d '5 minutes ago' +%H:%M)
@@ -35,7 +53,7 @@ windows:
     timezone: UTC
     duration: 6h
     cutoff: 30m
-    tasks: [patching]
+    tasks: [access_review, backup_verify, antivirus, patching, hardening]
     batch: 1
     max_fail: 1
     post_checks:
@@ -44,43 +62,49 @@ YAML
 maint config check
 
 echo
-echo "== 1. the engineer plans the window (check mode, signed with the author's key) =="
-maint plan demo --key keys/author --out plan.json
-maint show plan.json --html plan.html >/dev/null
+echo "== 1. onboarding audit: every task in check mode, an asset register, risks and a roadmap =="
+maint audit --out audit || echo "(exit $?: see the risks)"
+head -n 3 audit/assets.csv
 
 echo
-echo "== 2. apply before anyone approved: refused, nothing runs =="
+echo "== 2. the engineer plans the window (check mode with diffs, signed with the author's key) =="
+maint plan demo --key keys/author --out plan.json >/dev/null
+maint show plan.json --html plan.html | sed -n '1,60p'
+echo "   ... (the whole plan: maint show $site/plan.json, or plan.html)"
+
+echo
+echo "== 3. apply before anyone approved: refused, nothing runs =="
 maint apply plan.json || echo "(exit $?: refused)"
 
 echo
-echo "== 3. two approvers sign it off (the author's own approval would not count) =="
-maint approve plan.json --key keys/alice --comment "fixture update, ok"
+echo "== 4. two approvers sign it off (the author's own approval is refused) =="
+maint approve plan.json --key keys/author || echo "(exit $?: the author cannot approve)"
+maint approve plan.json --key keys/alice --comment "monthly cycle, ok"
 maint approve plan.json --key keys/bob
 
 echo
-echo "== 4. apply: host 2 has a planted post-check failure and is rolled back =="
+echo "== 5. apply in batches: host 2 has a planted post-check failure and is rolled back =="
 podman exec maint-demo-2 touch /etc/maint-planted-failure
 maint apply plan.json || echo "(exit $?: a host failed and was rolled back)"
 
 echo
-echo "== 5. the action log tells the story =="
-maint log
+echo "== 6. the action log, its chains, and follow-ups with response targets in working hours =="
+maint log runs
 maint log verify
 maint followups list || true
 
-report=""
-if maint report --help >/dev/null 2>&1; then
-  run=$(maint log --json --limit 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["run_uid"])')
-  maint report "$run" --format html --out report.html
-  report="$root/$site/report.html"
-fi
+run=$(maint log runs --json --limit 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["run_uid"])')
+maint report "$run" --format html --out report.html
+maint report "$run" | sed -n '1,25p'
 
 cat <<MSG
 
-Action log:  $root/$site/.maint/actionlog.db   (maint log -c $site/maint.yml)
-Plan:        $root/$site/plan.json and plan.html
-${report:+Report:      $report
-}Lab hosts:   ssh -i $site/lab/id_ed25519 -p 2241 maint@127.0.0.1  (and -p 2242)
-Roll back the upgraded host by hand:  cd $site && maint rollback RUN --host maint-demo-1
-Remove the lab:                        maint lab down --prefix maint-demo
+Open these:
+  Asset register and risks:  $root/$site/audit/audit.html  (and assets.csv, risks.md, roadmap.md)
+  The plan an approver read: $root/$site/plan.html
+  The report of the run:     $root/$site/report.html
+  The action log:            cd $site && maint log    (SQLite: $site/.maint/actionlog.db)
+Lab hosts:   ssh -i $site/lab/id_ed25519 -p 2241 maint@127.0.0.1  (and -p 2242)
+Roll back host 1 by hand:    cd $site && maint rollback $run --host maint-demo-1
+Remove the lab:              maint lab down --prefix maint-demo
 MSG

@@ -26,7 +26,7 @@ COUNT = 5
 HOSTS = [f"{PREFIX}-{i}" for i in range(1, COUNT + 1)]
 SPEC = (
     "outdated:1+2+5,backup-stale:2,backup-corrupt:3,av-stale:4,rogue-uid0:4,"
-    "unapproved-key:5,weak-sshd:3"
+    "unapproved-key:1+5,weak-sshd:3"
 )
 TASKS = ["access_review", "backup_verify", "antivirus", "patching", "hardening"]
 SEEDED = {fid for fault in lab_faults.CATALOGUE.values() for fid in fault.findings}
@@ -156,8 +156,10 @@ def test_two_approvals_then_apply_rolls_back_the_forced_failure_and_fixes_the_re
     assert f"{HOSTS[0]}: rolled back: post-check failed: planted" in proc.stdout
     assert "4 done, 1 rolled back" in proc.stdout
 
-    # host 1: everything it changed was undone; the others keep what they got
+    # host 1: everything it changed was undone (its unapproved key is back: the access review's
+    # rollback runs from the manifest the runner names); the others keep what they got
     assert fixture_version(HOSTS[0]) == "1.0"
+    assert "ssh-" in on(HOSTS[0], "cat", "/root/.ssh/authorized_keys").stdout
     assert fixture_version(HOSTS[1]) == fixture_version(HOSTS[4]) == "1.1"
     # weak sshd on host 3 hardened; the unapproved key on host 5 removed
     sshd = on(HOSTS[2], "sshd", "-T", "-C", "user=root,host=x,addr=127.0.0.1").stdout
