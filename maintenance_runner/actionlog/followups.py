@@ -1,8 +1,9 @@
 """Follow-ups in the action log: reading findings, follow-ups and their events, and writing.
 
-Creating follow-ups and recording actions check and append inside one transaction that holds
-the chain's write lock, so two runners syncing at once never open the same follow-up twice and
-two people closing at once do not both succeed. The rules are ``core/followups.py``'s.
+Creating follow-ups, closing those whose finding a later complete run no longer reports, and
+recording actions check and append inside one transaction that holds the chains' write locks,
+so two runners syncing at once never open (or close) the same follow-up twice and two people
+closing at once do not both succeed. The rules are ``core/followups.py``'s.
 """
 
 from __future__ import annotations
@@ -18,19 +19,34 @@ from maintenance_runner.actionlog import models as m
 from maintenance_runner.actionlog.store import ActionLog, lock_table
 from maintenance_runner.core.followups import (
     ACTIONS,
+    AUTO_ACTOR,
     Event,
     Existing,
     FindingRecord,
     Followup,
     FollowupError,
+    Observation,
+    OpenFollowup,
     Rules,
     check_action,
     cycles,
     derive,
+    latest_observations,
     outcome,
+    plan_closes,
     plan_new,
+    qualifies,
+)
+from maintenance_runner.core.results import (
+    COMPLETE_STATUSES,
+    OBSERVING_MODES,
+    complete_observation,
 )
 from maintenance_runner.core.workhours import working_hours_between
+
+# The run event the reconcile of a killed run records for each host it found in flight: that
+# run's results on the host are not a finished run of its tasks (cycle/reconcile.py).
+IN_FLIGHT_EVENT = "reconciled"
 
 
 def _finding_select() -> Select[Any]:
@@ -106,6 +122,153 @@ def _existing(conn: Connection) -> list[Existing]:
     return found
 
 
+def _latest(
+    conn: Connection, records: Collection[FindingRecord]
+) -> dict[tuple[str, str], Observation]:
+    """Per (host, task) of ``records``, its latest complete run recorded after the oldest of
+    them (``core.results.complete_observation``), with the finding ids it reported there."""
+    if not records:
+        return {}
+    t, r = m.task_results, m.runs
+    wanted = {(x.host, x.task) for x in records}
+    since = min(x.recorded_at for x in records)
+    rows = conn.execute(
+        select(t.c.run_id, t.c.host, t.c.task, t.c.status, t.c.recorded_at, r.c.run_uid, r.c.mode)
+        .select_from(t.join(r, r.c.id == t.c.run_id))
+        .where(
+            t.c.status.in_(COMPLETE_STATUSES),
+            r.c.mode.in_(OBSERVING_MODES),
+            t.c.recorded_at > since,
+            t.c.host.in_(sorted({h for h, _ in wanted})),
+            t.c.task.in_(sorted({task for _, task in wanted})),
+        )
+    ).all()
+    rows = [row for row in rows if (row.host, row.task) in wanted]
+    run_ids = sorted({row.run_id for row in rows})
+    if not run_ids:
+        return {}
+    b, e = m.rollbacks, m.run_events
+    rolled = {
+        (x.run_id, x.host, x.task)
+        for x in conn.execute(select(b.c.run_id, b.c.host, b.c.task).where(b.c.run_id.in_(run_ids)))
+    }
+    in_flight = {
+        (x.run_id, x.host)
+        for x in conn.execute(
+            select(e.c.run_id, e.c.host).where(
+                e.c.run_id.in_(run_ids), e.c.event == IN_FLIGHT_EVENT
+            )
+        )
+    }
+    complete = [
+        row
+        for row in rows
+        if complete_observation(
+            row.status,
+            row.mode,
+            rolled_back=(row.run_id, row.host, row.task) in rolled,
+            action="reconcile" if (row.run_id, row.host) in in_flight else None,
+        )
+    ]
+    chosen = latest_observations(
+        Observation(row.run_id, row.run_uid, row.host, row.task, row.recorded_at)
+        for row in complete
+    )
+    if not chosen:
+        return {}
+    f = m.findings
+    reported: dict[tuple[int, str, str], set[str]] = defaultdict(set)
+    for x in conn.execute(
+        select(f.c.run_id, f.c.host, f.c.task, f.c.finding_id).where(
+            f.c.run_id.in_(sorted({o.run_id for o in chosen.values()}))
+        )
+    ):
+        reported[(x.run_id, x.host, x.task)].add(x.finding_id)
+    return {
+        key: Observation(
+            o.run_id,
+            o.run_uid,
+            o.host,
+            o.task,
+            o.at,
+            frozenset(reported.get((o.run_id, o.host, o.task), ())),
+        )
+        for key, o in chosen.items()
+    }
+
+
+def _open_followups(conn: Connection, run_id: int | None) -> list[OpenFollowup]:
+    """The follow-ups not closed, with their findings and when each was last reopened; with
+    ``run_id``, only those for a task that run ran on their host."""
+    fu, f = m.followups, m.findings
+    rows = conn.execute(
+        _finding_select()
+        .add_columns(fu.c.id.label("followup_id"), fu.c.status.label("followup_status"))
+        .join(fu, fu.c.finding_id == f.c.id)
+        .order_by(None)
+        .order_by(fu.c.id)
+    ).all()
+    if run_id is not None:
+        t = m.task_results
+        ran = {
+            (x.host, x.task)
+            for x in conn.execute(select(t.c.host, t.c.task).where(t.c.run_id == run_id))
+        }
+        rows = [row for row in rows if (row.host, row.task) in ran]
+    events = _events(conn, [row.followup_id for row in rows]) if rows else {}
+    found = []
+    for row in rows:
+        own = events.get(row.followup_id, [])
+        if derive(row.followup_status, own).status == "closed":
+            continue
+        reopened = [event.at for event in own if event.action == "reopen"]
+        record = FindingRecord(
+            id=row.id,
+            host=row.host,
+            task=row.task,
+            finding_id=row.finding_id,
+            severity=row.severity,
+            message=row.message,
+            recommendation=row.recommendation,
+            recorded_at=row.recorded_at,
+            run_id=row.run_id,
+            occurrence_id=row.occurrence_id,
+        )
+        found.append(OpenFollowup(row.followup_id, record, max(reopened, default=None)))
+    return found
+
+
+def close_resolved(log: ActionLog, run_id: int | None = None) -> list[int]:
+    """Close the open follow-ups whose finding the latest complete run of its task on its host
+    no longer reports (``core.followups.plan_closes``); with ``run_id``, those for a task that
+    run ran on their host. Each close is a ``close`` event by ``maint`` whose note names the
+    run. Idempotent, and safe with other syncs and people acting at once: checked and written
+    under the write locks of both follow-up chains, in one transaction.
+
+    Returns the ids of the follow-ups closed.
+    """
+    with log.engine.begin() as conn:
+        lock_table(conn, "followups")  # the order every writer of both chains takes them in
+        lock_table(conn, "followup_events")
+        items = _open_followups(conn, run_id)
+        closes = plan_closes(items, _latest(conn, [i.finding for i in items]))
+        if closes:
+            log.append_in(
+                conn,
+                "followup_events",
+                [
+                    {
+                        "followup_id": c.followup_id,
+                        "action": "close",
+                        "actor": AUTO_ACTOR,
+                        "note": c.note,
+                    }
+                    for c in closes
+                ],
+            )
+        return [c.followup_id for c in closes]
+
+
 def create_followups(
     log: ActionLog,
     rules: Rules,
@@ -115,8 +278,9 @@ def create_followups(
     """Open follow-ups for the findings of run ``run_id`` (all findings when None).
 
     Idempotent: one open follow-up per host and finding id; calling it again, or over the whole
-    log, opens nothing new. ``groups`` maps hosts to their inventory groups (for P1 by group).
-    Returns the ids of the follow-ups opened.
+    log, opens nothing new. A finding that the latest complete run of its task on its host,
+    recorded after it, no longer reports opens nothing. ``groups`` maps hosts to their
+    inventory groups (for P1 by group). Returns the ids of the follow-ups opened.
     """
     with log.engine.begin() as conn:
         # Check and append under the followups chain's write lock, in one transaction, so that
@@ -124,7 +288,8 @@ def create_followups(
         # opens its own transaction, which would leave a gap between the check and the write.)
         lock_table(conn, "followups")
         findings = _finding_records(conn, run_id)
-        new = plan_new(findings, _existing(conn), groups or {}, rules)
+        latest = _latest(conn, [f for f in findings if qualifies(f.severity, rules)])
+        new = plan_new(findings, _existing(conn), groups or {}, rules, latest)
         rows = [
             {
                 "finding_id": item.finding_row,
@@ -143,7 +308,10 @@ def anything_to_open(log: ActionLog, rules: Rules, run_id: int | None) -> bool:
     """Whether :func:`create_followups` would open a follow-up (groups only set priorities)."""
     with log.engine.connect() as conn:
         findings = _finding_records(conn, run_id)
-        return bool(findings) and bool(plan_new(findings, _existing(conn), {}, rules))
+        if not findings:
+            return False
+        latest = _latest(conn, [f for f in findings if qualifies(f.severity, rules)])
+        return bool(plan_new(findings, _existing(conn), {}, rules, latest))
 
 
 def has_findings(log: ActionLog, run_id: int) -> bool:

@@ -25,7 +25,7 @@ from maintenance_runner.cli.options import (
 )
 from maintenance_runner.config.load import load_config
 from maintenance_runner.core.followups import Followup, FollowupError, Rules, rules_from_config
-from maintenance_runner.cycle.followups import create_from_config
+from maintenance_runner.cycle.followups import sync_from_config
 
 
 class BadFollowupInput(click.ClickException):
@@ -215,20 +215,36 @@ def reopen_command(followup_id: int, note: str | None, actor: str | None, config
 @json_option()
 @config_option
 def sync_command(run_uid: str | None, at: datetime | None, as_json: bool, config_path: str) -> None:
-    """Open follow-ups for findings already in the action log (idempotent)."""
+    """Close follow-ups a later complete run no longer reports, open them for findings still
+    reported (idempotent).
+
+    A complete run finished the finding's task on its host, ok or changed, in an apply or a
+    check run (a plan's or an audit's), and was not rolled back. Closes are recorded by
+    "maint" with a note naming the run. --json prints the follow-ups opened and closed, each
+    with "synced": "opened" or "closed".
+    """
     now = clock_at(at).now()
     config = load_config(config_path)
     rules = rules_from_config(config.followups)
     with open_actionlog(config_path) as log:
         try:
             run_id = run_id_of(log, run_uid) if run_uid else None
-            created = create_from_config(log, config, run_id=run_id)
+            synced = sync_from_config(log, config, run_id=run_id)
         except FollowupError as exc:
             raise BadFollowupInput(str(exc)) from None
-        items = list_followups(log, rules, now, status="all", ids=created) if created else []
+        ids = [*synced.opened, *synced.closed]
+        found = (
+            {i.id: i for i in list_followups(log, rules, now, status="all", ids=ids)} if ids else {}
+        )
+    opened = [found[i] for i in synced.opened if i in found]
+    closed = [found[i] for i in synced.closed if i in found]
     if as_json:
-        click.echo(json.dumps([item.to_dict() for item in items], indent=2, sort_keys=True))
+        rows = [{**i.to_dict(), "synced": "opened"} for i in opened]
+        rows += [{**i.to_dict(), "synced": "closed"} for i in closed]
+        click.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
-    click.echo(f"opened {len(items)} follow-up(s)")
-    for item in items:
+    click.echo(f"opened {len(opened)} follow-up(s)")
+    if closed:
+        click.echo(f"closed {len(closed)} follow-up(s)")
+    for item in [*opened, *closed]:
         click.echo(_line(item, rules))

@@ -8,6 +8,12 @@ from the ``followups`` row and its ``followup_events``: ack, note, close, reopen
 target was met, and whether a finding keeps coming back (the same finding id on the same host
 in ``recurring_cycles`` or more distinct cycles: problems to fix at the root).
 
+Follow-ups follow the latest state: the latest *complete* run of a task on a host
+(:func:`~maintenance_runner.core.results.complete_observation`: ok or changed, in an apply or a
+check run, not rolled back) says what is still there. A finding it no longer reports, recorded
+before it, opens no follow-up, and an open follow-up for such a finding is closed by ``maint``
+with a note naming that run (:func:`plan_closes`).
+
 This module is pure. The action log's side is ``actionlog/followups.py`` (reading rows, and
 opening follow-ups and recording actions under the chain's write lock); the use case that
 turns a run's findings into follow-ups with maint.yml's rules is ``cycle/followups.py``.
@@ -196,27 +202,112 @@ def title_of(record: FindingRecord) -> str:
     return text if len(text) <= TITLE_MAX else text[: TITLE_MAX - 1] + "\u2026"
 
 
+# --- the latest complete run of a task on a host --------------------------------------------
+
+
+AUTO_ACTOR = "maint"  # who closes a follow-up whose finding a later complete run no longer reports
+
+
+@dataclass(frozen=True)
+class Observation:
+    """A complete run of a task on a host (``core.results.complete_observation``): the finding
+    ids it reported there, and when its result was recorded."""
+
+    run_id: int
+    run_uid: str
+    host: str
+    task: str
+    at: datetime
+    finding_ids: frozenset[str] = frozenset()
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.host, self.task
+
+
+Latest = Mapping[tuple[str, str], Observation]  # (host, task) -> its latest complete run
+
+
+def latest_observations(observations: Iterable[Observation]) -> dict[tuple[str, str], Observation]:
+    """Per (host, task), the complete run recorded last."""
+    latest: dict[tuple[str, str], Observation] = {}
+    for obs in observations:
+        cur = latest.get(obs.key)
+        if cur is None or (obs.at, obs.run_id) > (cur.at, cur.run_id):
+            latest[obs.key] = obs
+    return latest
+
+
+def resolved_by(
+    record: FindingRecord, latest: Latest, after: datetime | None = None
+) -> Observation | None:
+    """The latest complete run of the finding's task on its host, when it came after the
+    finding (and after ``after``) and no longer reports it; else None."""
+    obs = latest.get((record.host, record.task))
+    if obs is None or obs.run_id == record.run_id or obs.at <= record.recorded_at:
+        return None
+    if after is not None and obs.at <= after:
+        return None
+    return None if record.finding_id in obs.finding_ids else obs
+
+
+def close_note(obs: Observation, finding_id: str) -> str:
+    return f"closed: run {obs.run_uid} no longer reports {finding_id} on {obs.host}"
+
+
+@dataclass(frozen=True)
+class OpenFollowup:
+    """A follow-up not closed, with its finding and when a person last reopened it."""
+
+    id: int
+    finding: FindingRecord
+    reopened_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AutoClose:
+    followup_id: int
+    run_uid: str
+    note: str
+
+
+def plan_closes(items: Iterable[OpenFollowup], latest: Latest) -> list[AutoClose]:
+    """The open follow-ups to close: the latest complete run of their finding's task on its
+    host came after the finding (and after the follow-up was last reopened: a person who
+    reopened it saw more than the runs before) and no longer reports it."""
+    closes = []
+    for item in sorted(items, key=lambda i: i.id):
+        obs = resolved_by(item.finding, latest, item.reopened_at)
+        if obs is not None:
+            closes.append(AutoClose(item.id, obs.run_uid, close_note(obs, item.finding.finding_id)))
+    return closes
+
+
 def plan_new(
     findings: Sequence[FindingRecord],
     existing: Sequence[Existing],
     groups: Mapping[str, Collection[str]],
     rules: Rules,
+    latest: Latest | None = None,
 ) -> list[NewFollowup]:
     """The follow-ups to open for ``findings``: one open follow-up per host and finding id.
 
     A finding opens one when none exists for its host and id, or when the latest one was closed
     before the finding was recorded. A finding recorded while the follow-up was open (or one
     older than the latest follow-up's own finding) opens nothing: creating is idempotent and can
-    be replayed over the whole log.
+    be replayed over the whole log. Nor does a finding that the latest complete run of its task
+    on its host (``latest``), recorded after it, no longer reports.
     """
-    latest: dict[tuple[str, str], Existing] = {}
+    latest_followup: dict[tuple[str, str], Existing] = {}
     for item in sorted(existing, key=lambda e: e.id):
-        latest[(item.host, item.finding_id)] = item
+        latest_followup[(item.host, item.finding_id)] = item
     created: list[NewFollowup] = []
     for record in sorted(findings, key=lambda r: r.id):
         if not qualifies(record.severity, rules):
             continue
-        last = latest.get(record.key)
+        if latest and resolved_by(record, latest) is not None:
+            continue
+        last = latest_followup.get(record.key)
         if last is not None:
             if record.id <= last.finding_row:
                 continue
@@ -233,7 +324,7 @@ def plan_new(
             due_at=due_at(record.recorded_at, prio, rules),
         )
         created.append(new)
-        latest[record.key] = Existing(-1, record.host, record.finding_id, record.id, None)
+        latest_followup[record.key] = Existing(-1, record.host, record.finding_id, record.id, None)
     return created
 
 

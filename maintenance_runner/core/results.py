@@ -14,6 +14,27 @@ STATUSES = ("ok", "changed", "failed")
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
 
+COMPLETE_STATUSES = ("ok", "changed")
+OBSERVING_MODES = ("apply", "check")
+
+
+def complete_observation(
+    status: str, mode: str, *, rolled_back: bool = False, action: str | None = None
+) -> bool:
+    """Whether a recorded result re-checked its task on its host: what it reports is the
+    host's state then, and a finding it no longer reports is gone.
+
+    The task finished there (``ok`` or ``changed``: not failed, skipped, unreachable or
+    deferred), in an apply or a check run (a plan's or an audit's check run looks at the host
+    as it is), its change was not rolled back, and it is the task's own run, not a rollback's
+    or a reconcile's result (``data.action``). The report's findings opened and closed and
+    the automatic closing of follow-ups both use this rule.
+    """
+    return (
+        status in COMPLETE_STATUSES and mode in OBSERVING_MODES and not rolled_back and not action
+    )
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str

@@ -435,3 +435,250 @@ def test_cli_bad_followups_config_exits_2(tmp_path, store_url):
     result = invoke("list", "--config", config)
     assert result.exit_code == 2
     assert "followups.working_hours.timezone: unknown time zone 'Europe/Madird'" in result.output
+
+
+# --- follow-ups follow the latest state ----------------------------------------------------
+
+
+def observe(log, uid, mode, results, findings=(), rolled_back=(), window="monthly-servers"):
+    """A run that ran tasks on hosts: ``results`` are (host, task, status), ``findings``
+    (host, finding id, severity); ``rolled_back`` hosts were rolled back by the run."""
+    run = log.start_run(window, mode=mode, run_uid=uid)
+    now = log.clock.now()
+    log.add_results(
+        run,
+        [
+            {"host": h, "task": task, "status": status, "changed": status == "changed"}
+            | {"started_at": now, "duration_s": 1.0, "message": None, "diff_summary": None}
+            for h, task, status in results
+        ],
+    )
+    if findings:
+        log.append(
+            "findings",
+            [_finding(h, fid, severity) for h, fid, severity in findings],
+            {"run_id": run},
+        )
+    for host in rolled_back:
+        tasks = [task for h, task, _ in results if h == host]
+        log.append(
+            "rollbacks",
+            [
+                {"host": host, "task": task, "status": "ok", "message": "", "data": {}}
+                for task in tasks
+            ],
+            {"run_id": run},
+        )
+        log.append(
+            "run_events",
+            [{"host": host, "task": None, "event": "rolled_back", "changed": False, "message": ""}],
+            {"run_id": run},
+        )
+    log.finish_run(run)
+    return run
+
+
+AUDIT_FINDINGS = [
+    ("ws01", "hardening.ssh_root_login", "high"),
+    ("ws01", "hardening.ssh_password_auth", "high"),
+    ("ws01", "patching.updates_pending", "medium"),
+]
+
+
+def _audit(log):
+    return observe(
+        log,
+        "audit-1",
+        "check",
+        [("ws01", "hardening", "changed"), ("ws01", "patching", "changed")],
+        AUDIT_FINDINGS,
+    )
+
+
+def test_a_finding_a_later_complete_run_no_longer_reports_is_not_opened(log, rules, clock):
+    """The audit found three problems; the apply fixed one of the hardening ones and reports
+    nothing for patching because patching failed: two follow-ups, not three. The one still
+    reported keeps the audit's finding: its response clock started then."""
+    _audit(log)
+    clock.instant = T0 + timedelta(hours=1)
+    observe(
+        log,
+        "apply-1",
+        "apply",
+        [("ws01", "hardening", "changed"), ("ws01", "patching", "failed")],
+        [("ws01", "hardening.ssh_password_auth", "high")],  # still there
+    )
+    created = create_followups(log, rules, GROUPS)
+    items = list_followups(log, rules, clock.now(), status="all", ids=created)
+    assert sorted((i.finding_id, i.run_uid) for i in items) == [
+        ("hardening.ssh_password_auth", "audit-1"),
+        ("patching.updates_pending", "audit-1"),
+    ]
+
+
+def test_an_open_followup_closes_when_a_later_complete_run_no_longer_reports_it(log, rules, clock):
+    from maintenance_runner.actionlog.followups import close_resolved
+
+    audit = _audit(log)
+    opened = create_followups(log, rules, GROUPS, run_id=audit)
+    assert len(opened) == 3
+    clock.instant = T0 + timedelta(days=1)
+    apply = observe(
+        log,
+        "apply-1",
+        "apply",
+        [("ws01", "hardening", "changed"), ("ws01", "patching", "changed")],
+        [("ws01", "hardening.ssh_password_auth", "high")],
+    )
+    closed = close_resolved(log, run_id=apply)
+    assert len(closed) == 2
+    assert close_resolved(log) == []  # idempotent
+    by_id = {i.finding_id: i for i in list_followups(log, rules, clock.now(), status="all")}
+    assert by_id["hardening.ssh_password_auth"].status == "open"
+    root = by_id["hardening.ssh_root_login"]
+    assert root.status == "closed"
+    (event,) = root.events
+    assert (event.action, event.actor) == ("close", "maint")
+    assert event.note == "closed: run apply-1 no longer reports hardening.ssh_root_login on ws01"
+    assert log.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("status", "rolled_back", "mode"),
+    [
+        ("failed", False, "apply"),
+        ("skipped", False, "apply"),
+        ("unreachable", False, "apply"),
+        ("changed", True, "apply"),
+        ("ok", False, "rollback"),
+    ],
+)
+def test_only_a_complete_run_closes(log, rules, clock, status, rolled_back, mode):
+    from maintenance_runner.actionlog.followups import close_resolved
+
+    audit = _audit(log)
+    create_followups(log, rules, GROUPS, run_id=audit)
+    clock.instant = T0 + timedelta(days=1)
+    observe(
+        log,
+        "apply-1",
+        mode,
+        [("ws01", "hardening", status)],
+        rolled_back=["ws01"] if rolled_back else [],
+    )
+    assert close_resolved(log) == []
+    assert create_followups(log, rules, GROUPS) == []
+
+
+def test_a_check_run_re_checks_the_host(log, rules, clock):
+    """A plan's or an audit's check run looks at the host as it is: it closes too."""
+    from maintenance_runner.actionlog.followups import close_resolved
+
+    clock.instant = T0 - timedelta(days=30)
+    apply = observe(
+        log,
+        "apply-1",
+        "apply",
+        [("ws01", "hardening", "changed")],
+        [("ws01", "hardening.ssh_root_login", "high")],
+    )
+    (fid,) = create_followups(log, rules, GROUPS, run_id=apply)
+    clock.instant = T0
+    observe(log, "plan-check", "check", [("ws01", "hardening", "changed")])
+    assert close_resolved(log) == [fid]
+
+
+def test_a_reopened_followup_closes_again_only_on_a_newer_run(log, rules, clock):
+    from maintenance_runner.actionlog.followups import close_resolved
+
+    audit = _audit(log)
+    create_followups(log, rules, GROUPS, run_id=audit)
+    clock.instant = T0 + timedelta(days=1)
+    observe(log, "apply-1", "apply", [("ws01", "hardening", "changed")])
+    closed = close_resolved(log)
+    assert len(closed) == 2
+    clock.instant = T0 + timedelta(days=2)
+    record_action(log, closed[0], "reopen", "alice", "still open on the console")
+    assert close_resolved(log) == []  # the person saw more than apply-1 did
+    clock.instant = T0 + timedelta(days=30)
+    observe(log, "apply-2", "apply", [("ws01", "hardening", "ok")])
+    assert close_resolved(log) == [closed[0]]
+    item = get_followup(log, rules, closed[0], clock.now())
+    assert [(e.action, e.actor) for e in item.events] == [
+        ("close", "maint"),
+        ("reopen", "alice"),
+        ("close", "maint"),
+    ]
+    assert "run apply-2" in item.events[-1].note
+
+
+def _closer(url, barrier):
+    from maintenance_runner.actionlog.followups import close_resolved
+
+    log = ActionLog(url)
+    try:
+        barrier.wait(60)
+        close_resolved(log)
+    finally:
+        log.close()
+
+
+def test_two_syncs_at_once_close_each_followup_once(store_url, rules):
+    log = ActionLog(store_url)
+    hosts = [f"h{i:02d}" for i in range(40)]
+    audit = observe(
+        log,
+        "audit-1",
+        "check",
+        [(h, "hardening", "changed") for h in hosts],
+        [(h, "hardening.ssh_root_login", "high") for h in hosts],
+    )
+    assert len(create_followups(log, rules, {}, run_id=audit)) == 40
+    observe(log, "apply-1", "apply", [(h, "hardening", "changed") for h in hosts])
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2)
+    workers = [ctx.Process(target=_closer, args=(store_url, barrier)) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(120)
+    assert [w.exitcode for w in workers] == [0, 0]
+    items = list_followups(log, rules, T0, status="all")
+    assert [len(i.events) for i in items] == [1] * 40
+    assert all(i.status == "closed" for i in items)
+    assert log.verify().ok
+    log.close()
+
+
+def test_the_apply_use_case_closes_and_sync_says_so(site, store_url, clock):
+    """``create_from_config`` (what every apply calls) closes what the run fixed; ``maint
+    followups sync`` prints both, and ``show`` has the close in its history."""
+    from maintenance_runner.config.load import load_config
+    from maintenance_runner.cycle.followups import create_from_config
+
+    c = ("--config", site)
+    assert invoke("sync", *c).output.startswith("opened 4 follow-up(s)")
+    store = ActionLog(store_url, clock=clock)
+    clock.instant = T0 + timedelta(days=1)
+    run = observe(store, "apply-9", "apply", [("ws01", "hardening", "changed")])
+    assert create_from_config(store, load_config(site), run, groups={}) == []
+    store.close()
+    item = next(
+        json.loads(line)
+        for line in invoke("list", *c, "--status", "all", "--json").output.splitlines()
+        if json.loads(line)["finding_id"] == "hardening.ssh_root_login"
+    )
+    assert item["status"] == "closed"
+    shown = invoke("show", item["id"], *c)
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "close   maint: closed: run apply-9 no longer reports hardening.ssh_root_login on ws01"
+        in shown.output
+    )
+    store = ActionLog(store_url, clock=clock)
+    observe(store, "apply-10", "apply", [("ws01", "patching", "ok")])
+    store.close()
+    result = invoke("sync", *c)
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[:2] == ["opened 0 follow-up(s)", "closed 1 follow-up(s)"]
+    assert "patching.updates_pending" in result.output

@@ -229,3 +229,75 @@ def test_a_calendar_can_be_built_by_hand():
     rules = Rules(calendar=make_calendar("UTC"), targets={"P1": timedelta(hours=3)})
     new = plan_new([finding(1, fid="antivirus.infected")], [], {}, rules)
     assert new[0].due_at == datetime(2026, 12, 7, 10, 0, tzinfo=UTC)  # Friday 15:00Z + 3 h
+
+
+# --- the latest complete run decides ----------------------------------------------------
+
+
+def test_a_complete_run_is_one_that_finished_its_task_on_the_host():
+    from maintenance_runner.core.results import complete_observation
+
+    assert complete_observation("ok", "apply")
+    assert complete_observation("changed", "check")  # a plan's or an audit's check run
+    for status in ("failed", "skipped", "unreachable"):
+        assert not complete_observation(status, "apply")
+    assert not complete_observation("changed", "apply", rolled_back=True)
+    assert not complete_observation("ok", "rollback")
+    assert not complete_observation("changed", "apply", action="reconcile")
+    assert not complete_observation("ok", "apply", action="rollback")
+
+
+def _seen(run_id, at, *ids, host="ws01", task="patching"):
+    from maintenance_runner.core.followups import Observation
+
+    return Observation(run_id, f"run-{run_id}", host, task, at, frozenset(ids))
+
+
+def test_a_finding_the_latest_complete_run_no_longer_reports_opens_nothing(rules):
+    from maintenance_runner.core.followups import latest_observations
+
+    old = finding(1, run_id=1)
+    fixed = latest_observations([_seen(2, T0 + timedelta(hours=1))])
+    assert plan_new([old], [], {}, rules, fixed) == []
+    still = latest_observations([_seen(2, T0 + timedelta(hours=1), "patching.updates_pending")])
+    assert [n.finding_row for n in plan_new([old], [], {}, rules, still)] == [1]
+    # the run that raised it, or one before it, says nothing about it being gone
+    same = latest_observations([_seen(1, T0 + timedelta(hours=1))])
+    assert [n.finding_row for n in plan_new([old], [], {}, rules, same)] == [1]
+    earlier = latest_observations([_seen(0, T0 - timedelta(hours=1))])
+    assert [n.finding_row for n in plan_new([old], [], {}, rules, earlier)] == [1]
+    # another task on the host, or the task on another host, neither
+    other = latest_observations(
+        [_seen(2, T0 + timedelta(hours=1), task="hardening"), _seen(3, T0, host="ws02")]
+    )
+    assert [n.finding_row for n in plan_new([old], [], {}, rules, other)] == [1]
+    # only the latest counts: fixed, then back
+    back = latest_observations(
+        [
+            _seen(3, T0 + timedelta(hours=2), "patching.updates_pending"),
+            _seen(2, T0 + timedelta(hours=1)),
+        ]
+    )
+    assert back[("ws01", "patching")].run_id == 3
+
+
+def test_open_followups_close_on_the_latest_complete_run_after_them():
+    from maintenance_runner.core.followups import (
+        AUTO_ACTOR,
+        OpenFollowup,
+        latest_observations,
+        plan_closes,
+    )
+
+    item = OpenFollowup(7, finding(1, run_id=1), reopened_at=None)
+    fixed = latest_observations([_seen(2, T0 + timedelta(hours=1))])
+    (close,) = plan_closes([item], fixed)
+    assert (close.followup_id, close.run_uid, AUTO_ACTOR) == (7, "run-2", "maint")
+    assert close.note == "closed: run run-2 no longer reports patching.updates_pending on ws01"
+    still = latest_observations([_seen(2, T0 + timedelta(hours=1), "patching.updates_pending")])
+    assert plan_closes([item], still) == []
+    # reopened by a person after that run: only a newer run closes it again
+    reopened = OpenFollowup(7, finding(1, run_id=1), reopened_at=T0 + timedelta(hours=2))
+    assert plan_closes([reopened], fixed) == []
+    newer = latest_observations([_seen(3, T0 + timedelta(hours=3))])
+    assert [c.run_uid for c in plan_closes([reopened], newer)] == ["run-3"]
