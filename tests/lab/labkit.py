@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -11,10 +12,18 @@ from pathlib import Path
 BIN = Path(sys.executable).parent
 
 
-def maint(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
-    """Run ``maint ARGS`` in ``cwd``; with ``check``, fail the test with its output."""
+def maint(
+    *args: str, cwd: Path, check: bool = False, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``maint ARGS`` in ``cwd`` (with ``env`` added to the environment); with ``check``,
+    fail the test with its output."""
     proc = subprocess.run(
-        [str(BIN / "maint"), *args], cwd=cwd, capture_output=True, text=True, check=False
+        [str(BIN / "maint"), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env} if env else None,
     )
     if check:
         assert proc.returncode == 0, f"maint {' '.join(args)}: {proc.stdout}\n{proc.stderr}"

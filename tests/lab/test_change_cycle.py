@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -132,9 +133,15 @@ def approve_in_log(site: Path, plan: Path, key: str, principal: str, *, age=time
         log.close()
 
 
-def refused(site: Path, plan: Path | str, *extra: str, config: str = "maint.yml") -> str:
+def refused(
+    site: Path,
+    plan: Path | str,
+    *extra: str,
+    config: str = "maint.yml",
+    env: dict[str, str] | None = None,
+) -> str:
     before_runs, before_versions = runs(site, config), versions()
-    proc = maint("apply", str(plan), "--config", config, *extra, cwd=site)
+    proc = maint("apply", str(plan), "--config", config, *extra, cwd=site, env=env)
     assert proc.returncode == REFUSED, f"{proc.stdout}\n{proc.stderr}"
     assert "nothing was run" in proc.stderr
     assert runs(site, config) == before_runs, "a refused apply recorded a run"
@@ -210,6 +217,51 @@ def test_rejected(site):
     maint("approve", str(plan), "--key", "alice", cwd=site, check=True)
     maint("reject", str(plan), "--key", "bob", "--reason", "not this week", cwd=site, check=True)
     assert "rejected by bob@example.org" in refused(site, plan)
+
+
+def test_a_deleted_rejection_is_noticed_before_it_is_trusted(site):
+    plan = variant(site, "deleted-rejection")
+    maint("approve", str(plan), "--key", "alice", cwd=site, check=True)
+    maint("reject", str(plan), "--key", "bob", "--reason", "not this week", cwd=site, check=True)
+    db = site / ".maint" / "actionlog.db"
+    with sqlite3.connect(db) as conn:
+        (row,) = conn.execute(
+            "SELECT max(id) FROM approvals WHERE decision = 'rejected'"
+        ).fetchone()
+        conn.execute("DELETE FROM approvals WHERE id = ?", (row,))
+    try:
+        err = refused(site, plan)
+        assert "the action log is not intact" in err and "approvals" in err
+    finally:  # the other tests share this log: put the chain back in order
+        with sqlite3.connect(db) as conn:
+            conn.execute("DELETE FROM approvals WHERE id > ?", (row - 1,))
+            last = conn.execute(
+                "SELECT id, row_hash FROM approvals ORDER BY id DESC LIMIT 1"
+            ).fetchone()
+            conn.execute(
+                "UPDATE chain_heads SET last_id = ?, last_hash = ? WHERE table_name = 'approvals'",
+                last,
+            )
+        log = ActionLog(load_config(site / "maint.yml").actionlog_url)
+        try:
+            assert log.verify(["approvals"]).ok
+        finally:
+            log.close()
+
+
+def test_an_ansible_variable_set_after_the_approval(site):
+    plan = variant(site, "environment")
+    maint("approve", str(plan), "--key", "alice", cwd=site, check=True)
+    err = refused(site, plan, env={"ANSIBLE_BECOME_USER": "nobody"})
+    assert "env ANSIBLE_BECOME_USER added" in err
+
+
+def test_a_window_duration_changed_after_the_approval(site):
+    base = yaml.safe_load((site / "maint.yml").read_text())["windows"][0]
+    cfg = write_config(site, "duration.yml", {**base, "duration": "5h"})
+    plan = variant(site, "duration")
+    maint("approve", str(plan), "--key", "alice", cwd=site, check=True)
+    assert "window tonight.duration" in refused(site, plan, config=cfg.name)
 
 
 def test_changed_content_revision(site):
