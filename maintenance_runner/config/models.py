@@ -228,6 +228,9 @@ class Window(_Strict):
     change: str = "normal"
     blackout: list[str] = Field(default_factory=list)
     on_blackout: Literal["skip", "next"] = "skip"
+    # What apply does with a change the plan predicts would fail: leave that control out on
+    # that host (and apply the rest), or leave the whole host out (deferred, with the reason).
+    on_would_fail: Literal["skip_control", "skip_host"] = "skip_control"
     post_checks: list[PostCheck] = Field(default_factory=list)
     lead_time: timedelta = timedelta(days=3)
 

@@ -52,13 +52,50 @@ class PlannedChange(_Frozen):
     diff: str = ""
 
 
+class ControlChange(_Frozen):
+    """One change a control would make (a role's ``data.changes``, docs/role-contract.md)."""
+
+    control: str
+    kind: str
+    target: str
+    action: str
+    before: str | None = None
+    after: str | None = None
+    diff: str | None = None
+    pulls: tuple[str, ...] = ()
+    would_fail: str | None = None
+
+    @property
+    def key(self) -> str:
+        """What the drift check compares: the control, what it touches, how, and to what."""
+        return f"{self.control} {self.kind} {self.target} {self.action} {self.after or ''}".strip()
+
+    def summary(self) -> str:
+        """``package libpam-pwquality install - -> 1.4.5-1 (pulls libpwquality1 1.4.5-1)``."""
+        values = ""
+        if self.before is not None or self.after is not None:
+            values = f" {self.before or '-'} -> {self.after or '-'}"
+        pulls = f" (pulls {', '.join(self.pulls)})" if self.pulls else ""
+        return f"{self.kind} {self.target} {self.action}{values}{pulls}"
+
+
 class PlannedTask(_Frozen):
     """A preventive task on one host: its check-mode status and what it would change."""
 
     status: str
     changes: tuple[PlannedChange, ...] = ()
     items: tuple[str, ...] = ()
+    controls: tuple[ControlChange, ...] = ()
     error: str | None = None
+
+    def by_control(self) -> dict[str, list[ControlChange]]:
+        """The control changes grouped by control, would-fail controls first."""
+        groups: dict[str, list[ControlChange]] = {}
+        for change in self.controls:
+            groups.setdefault(change.control, []).append(change)
+        failing = sorted(c for c, items in groups.items() if any(i.would_fail for i in items))
+        rest = sorted(c for c in groups if c not in failing)
+        return {c: groups[c] for c in [*failing, *rest]}
 
 
 class PlannedFinding(_Frozen):
@@ -67,6 +104,7 @@ class PlannedFinding(_Frozen):
     severity: str
     message: str = ""
     recommendation: str = ""
+    evidence: dict[str, str] = Field(default_factory=dict)
 
 
 class PlannedHost(_Frozen):
@@ -75,7 +113,18 @@ class PlannedHost(_Frozen):
 
     @property
     def would_change(self) -> bool:
-        return any(t.changes or t.items or t.status == "changed" for t in self.tasks.values())
+        return any(
+            t.changes or t.items or t.controls or t.status == "changed" for t in self.tasks.values()
+        )
+
+    def would_fail(self) -> dict[str, list[ControlChange]]:
+        """task -> the changes predicted to fail on this host."""
+        found: dict[str, list[ControlChange]] = {}
+        for task, detail in self.tasks.items():
+            failing = [c for c in detail.controls if c.would_fail]
+            if failing:
+                found[task] = failing
+        return found
 
 
 class PlanOccurrence(_Frozen):
@@ -278,6 +327,23 @@ def _package_items(result: TaskResult) -> list[str]:
     return items
 
 
+def _control_changes(result: TaskResult) -> list[dict[str, Any]]:
+    """The role's ``data.changes`` as plan entries; an entry that is not one is left out."""
+    found = []
+    for raw in result.data.get("changes") or []:
+        if not isinstance(raw, Mapping):
+            continue
+        values = {
+            k: (str(v) if k in ("before", "after") and v is not None else v) for k, v in raw.items()
+        }
+        try:
+            change = ControlChange.model_validate(values)
+        except ValidationError:
+            continue
+        found.append(change.model_dump(exclude_defaults=True))
+    return found
+
+
 def host_entries(
     results: Iterable[TaskResult], changes: Iterable[Change]
 ) -> dict[str, dict[str, Any]]:
@@ -289,10 +355,11 @@ def host_entries(
             "status": result.status,
             "changes": [],
             "items": sorted(_package_items(result)) if result.task == "patching" else [],
+            "controls": _control_changes(result),
             **({"error": result.error} if result.error else {}),
         }
         host["findings"].extend(
-            {"task": result.task, **finding.__dict__} for finding in result.findings
+            {"task": result.task, **finding.to_dict()} for finding in result.findings
         )
     for change in changes:
         host = hosts.setdefault(change.host, {"tasks": {}, "findings": []})
@@ -317,6 +384,8 @@ def change_keys(hosts: Mapping[str, PlannedHost]) -> set[ChangeKey]:
                 keys.add((host, task, f"task {change.name}"))
             for item in detail.items:
                 keys.add((host, task, item))
+            for control in detail.controls:
+                keys.add((host, task, control.key))
     return keys
 
 

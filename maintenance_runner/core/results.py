@@ -41,18 +41,37 @@ class Finding:
     severity: str
     message: str
     recommendation: str = ""
+    # What the host really runs with: effective, expected, source ("FILE:LINE" or a command)
+    evidence: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> Finding:
         severity = str(raw.get("severity", "info"))
         if severity not in SEVERITIES:
             raise ValueError(f"finding {raw.get('id')!r}: unknown severity {severity!r}")
+        evidence = raw.get("evidence")
         return cls(
             id=str(raw["id"]),
             severity=severity,
             message=str(raw.get("message", "")),
             recommendation=str(raw.get("recommendation", "")),
+            evidence=(
+                {str(k): str(v) for k, v in evidence.items() if v is not None}
+                if isinstance(evidence, Mapping)
+                else {}
+            ),
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        found: dict[str, Any] = {
+            "id": self.id,
+            "severity": self.severity,
+            "message": self.message,
+            "recommendation": self.recommendation,
+        }
+        if self.evidence:
+            found["evidence"] = dict(self.evidence)
+        return found
 
 
 @dataclass(frozen=True)
@@ -84,7 +103,7 @@ class TaskResult:
             "host": self.host,
             "task": self.task,
             "status": self.status,
-            "findings": [f.__dict__ for f in self.findings],
+            "findings": [f.to_dict() for f in self.findings],
             "data": dict(self.data),
             "rollback": dict(self.rollback),
             **({"error": self.error} if self.error else {}),

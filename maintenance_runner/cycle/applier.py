@@ -41,6 +41,31 @@ def rollback_vars(task: str, record: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def would_fail_policy(
+    plan: Plan, hosts: Sequence[str]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(host -> controls to leave out, host -> why the whole host is left out), from the plan's
+    would-fail predictions and its window's ``on_would_fail`` (``skip_control`` by default)."""
+    policy = str(plan.content.settings.get("on_would_fail") or "skip_control")
+    controls: dict[str, list[str]] = {}
+    whole: dict[str, str] = {}
+    for host in hosts:
+        entry = plan.content.hosts.get(host)
+        failing = entry.would_fail() if entry is not None else {}
+        if not failing:
+            continue
+        names = sorted({c.control for changes in failing.values() for c in changes})
+        if policy == "skip_host":
+            first = next(c for changes in failing.values() for c in changes)
+            whole[host] = (
+                f"the plan predicts {', '.join(names)} would fail ({first.would_fail}); "
+                "the window leaves such hosts out (on_would_fail: skip_host)"
+            )
+        else:
+            controls[host] = names
+    return controls, whole
+
+
 @dataclass
 class HostOutcome:
     host: str
@@ -214,6 +239,15 @@ class Applier:
         cutoff = content.occurrence.cutoff if content.occurrence else None
         post_checks = [dict(c) for c in content.post_checks]
         tasks = list(content.tasks)
+        skip_controls, skip_hosts = would_fail_policy(plan, hosts)
+        for host, why in sorted(skip_hosts.items()):
+            summary.hosts[host] = HostOutcome(host, "deferred", why)
+            self._event("deferred", host, why)
+        for host, controls in sorted(skip_controls.items()):
+            self._event(
+                "note", host, "left out, the plan predicts they would fail: " + ", ".join(controls)
+            )
+        hosts = [h for h in hosts if h not in skip_hosts]
         groups = batches(list(hosts), size, percent)
         failed = 0
         for number, batch in enumerate(groups, start=1):
@@ -233,7 +267,9 @@ class Applier:
             self.progress("batch", {"number": number, "of": len(groups), "hosts": batch})
             self._event("batch_start", None, f"batch {number}/{len(groups)}: {', '.join(batch)}")
             self._event("host_start", batch, f"batch {number}/{len(groups)}")
-            outcome = self._recorded_run("preventive", batch, {"maint_tasks": tasks})
+            skips = {h: skip_controls[h] for h in batch if h in skip_controls}
+            extra = {"maint_tasks": tasks, **({"maint_skip_controls": skips} if skips else {})}
+            outcome = self._recorded_run("preventive", batch, extra)
             broken: dict[str, str] = {}
             for r in outcome.results:
                 if r.status == "failed":
