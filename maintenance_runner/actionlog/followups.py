@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, select
 
 from maintenance_runner.actionlog import models as m
+from maintenance_runner.actionlog.report_rows import IN_FLIGHT_EVENT
 from maintenance_runner.actionlog.store import ActionLog, lock_table
 from maintenance_runner.core.followups import (
     ACTIONS,
@@ -43,10 +44,6 @@ from maintenance_runner.core.results import (
     complete_observation,
 )
 from maintenance_runner.core.workhours import working_hours_between
-
-# The run event the reconcile of a killed run records for each host it found in flight: that
-# run's results on the host are not a finished run of its tasks (cycle/reconcile.py).
-IN_FLIGHT_EVENT = "reconciled"
 
 
 def _finding_select() -> Select[Any]:

@@ -245,6 +245,24 @@ followup_events = Table(
     *_chain_columns(),
 )
 
+# What a host was first seen with: an update available ("update", subject "package=version")
+# or a vulnerability it was exposed to ("cve", subject "CVE-2026-1234 package"). One row per
+# kind, host and subject: its recorded_at is the first sighting (approve_after counts from it,
+# and a CVE's exposure and time to remediate).
+sightings = Table(
+    "sightings",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(20), nullable=False),
+    Column("host", String(255), nullable=False),
+    Column("subject", String(400), nullable=False),
+    Column("run_id", Integer, ForeignKey("runs.id"), nullable=True),
+    Column("plan_uid", String(80), nullable=True),
+    Column("detail", JSON, nullable=True),
+    *_chain_columns(),
+    UniqueConstraint("kind", "host", "subject", name="uq_sightings_kind_host_subject"),
+)
+
 chain_heads = Table(
     "chain_heads",
     metadata,
@@ -269,5 +287,6 @@ CHAINED_TABLES: dict[str, Table] = {
         run_events,
         result_details,
         followup_events,
+        sightings,
     )
 }

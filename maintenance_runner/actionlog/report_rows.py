@@ -9,7 +9,12 @@ from typing import Any
 
 DEFERRED_EVENT = "deferred"
 UNREACHABLE_EVENT = "runner_on_unreachable"
-REPORTED_EVENTS = (DEFERRED_EVENT, UNREACHABLE_EVENT)  # the run_events a report reads
+# how a run ended for a host it rolled back (the run's summary counts these hosts)
+ROLLBACK_EVENTS = ("rolled_back", "rollback_failed")
+# a killed run's host in flight, found by the reconcile: its results there are not finished
+IN_FLIGHT_EVENT = "reconciled"
+# the run_events a report reads
+REPORTED_EVENTS = (DEFERRED_EVENT, UNREACHABLE_EVENT, *ROLLBACK_EVENTS, IN_FLIGHT_EVENT)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,8 @@ def _where(loc: tuple[int | str, ...], raw: Any) -> str:
             node = node[key] if isinstance(node, list) and 0 <= key < len(node) else None
         else:
             parent = loc[i - 1] if i else None
-            label = f"[{key}]" if parent == "calendars" else (f".{key}" if parts else str(key))
+            keyed = parent in ("calendars", "patch_baselines", "patch_baseline_groups")
+            label = f"[{key}]" if keyed else (f".{key}" if parts else str(key))
             node = node.get(key) if isinstance(node, dict) else None
         parts.append(label)
     return "".join(parts)
@@ -165,12 +166,48 @@ def _cross_check(config: MaintConfig) -> list[tuple[str, str]]:
         for task in policy.tasks:
             if task not in KNOWN_TASKS:
                 problems.append((f"approvals.policies[{name}].tasks", f"unknown task {task!r}"))
+    problems += _baseline_problems(config)
     for name, spec in config.calendars.items():
         if spec.ics is not None:
             try:
                 load_ics(config.resolve(spec.ics))
             except (OSError, ValueError) as exc:
                 problems.append((f"calendars[{name}].ics", str(exc)))
+    return problems
+
+
+def _baseline_problems(config: MaintConfig) -> list[tuple[str, str]]:
+    """Windows and groups name baselines that exist; every baseline is named by one of them."""
+    problems: list[tuple[str, str]] = []
+    known = ", ".join(sorted(config.patch_baselines)) or "none defined"
+    named: set[str] = set()
+    for window in config.windows:
+        if window.patch_baseline is None:
+            continue
+        named.add(window.patch_baseline)
+        if window.patch_baseline not in config.patch_baselines:
+            problems.append(
+                (
+                    f"windows[{window.name}].patch_baseline",
+                    f"unknown patch baseline {window.patch_baseline!r} (known: {known})",
+                )
+            )
+    for group, name in config.patch_baseline_groups.items():
+        named.add(name)
+        if name not in config.patch_baselines:
+            problems.append(
+                (
+                    f"patch_baseline_groups[{group}]",
+                    f"unknown patch baseline {name!r} (known: {known})",
+                )
+            )
+    for name in sorted(set(config.patch_baselines) - named):
+        problems.append(
+            (
+                f"patch_baselines[{name}]",
+                "named by no window (patch_baseline:) and no group (patch_baseline_groups:)",
+            )
+        )
     return problems
 
 

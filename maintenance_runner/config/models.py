@@ -211,6 +211,39 @@ class PostCheck(_Strict):
     timeout: int = Field(default=60, gt=0)
 
 
+class PatchHold(_Strict):
+    """One package (or one version of it) kept out of every plan until a date, and why."""
+
+    package: str = Field(min_length=1)
+    version: str | None = None
+    reason: str = Field(min_length=1)
+    until: date
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version(cls, value: Any) -> Any:
+        return None if value is None else str(value)
+
+
+class PatchBaseline(_Strict):
+    """Which pending updates a plan takes, and why the others wait (``patch_baselines:``)."""
+
+    classifications: list[Literal["security", "bugfix", "all"]] = Field(
+        default_factory=lambda: ["all"], min_length=1
+    )
+    kernel: bool = True  # kernel packages (linux-image-*, linux-headers-*, kernel*) in or out
+    approve_after: timedelta = timedelta(0)  # an update enters once it has been seen this long
+    holds: list[PatchHold] = Field(default_factory=list)
+    reject: list[str] = Field(default_factory=list)  # shell patterns never taken
+    allow: list[str] = Field(default_factory=list)  # when not empty, only these are taken
+    reboot: Literal["never", "if_needed", "always"] = "if_needed"
+
+    @field_validator("approve_after", mode="before")
+    @classmethod
+    def _age(cls, value: Any) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_duration(value)
+
+
 class Window(_Strict):
     """A recurring maintenance window."""
 
@@ -233,6 +266,7 @@ class Window(_Strict):
     on_would_fail: Literal["skip_control", "skip_host"] = "skip_control"
     post_checks: list[PostCheck] = Field(default_factory=list)
     lead_time: timedelta = timedelta(days=3)
+    patch_baseline: str | None = None  # a name from patch_baselines: (patching's policy)
 
     @field_validator("schedule")
     @classmethod
@@ -545,6 +579,10 @@ class MaintConfig(_Strict):
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     tick: TickConfig = Field(default_factory=TickConfig)
     notifications: NotificationsConfig | None = None
+    patch_baselines: dict[str, PatchBaseline] = Field(default_factory=dict)
+    # inventory group -> baseline, for hosts of that group (the first group listed that a host
+    # is in wins over its window's baseline)
+    patch_baseline_groups: dict[str, str] = Field(default_factory=dict)
     # Directory relative paths (inventory, ics files, sqlite files) are resolved against.
     base_dir: Path = Field(default=Path("."), exclude=True)
 

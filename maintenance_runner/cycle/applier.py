@@ -119,6 +119,7 @@ class Applier:
     targets: str = "all"
     progress: Progress = _noop
     recorder_interval: float = 0.25
+    extra: Mapping[str, Any] = field(default_factory=dict)  # every preventive run gets these
 
     @property
     def run_id(self) -> int:
@@ -268,7 +269,11 @@ class Applier:
             self._event("batch_start", None, f"batch {number}/{len(groups)}: {', '.join(batch)}")
             self._event("host_start", batch, f"batch {number}/{len(groups)}")
             skips = {h: skip_controls[h] for h in batch if h in skip_controls}
-            extra = {"maint_tasks": tasks, **({"maint_skip_controls": skips} if skips else {})}
+            extra = {
+                **self.extra,
+                "maint_tasks": tasks,
+                **({"maint_skip_controls": skips} if skips else {}),
+            }
             outcome = self._recorded_run("preventive", batch, extra)
             broken: dict[str, str] = {}
             for r in outcome.results:

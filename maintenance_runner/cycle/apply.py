@@ -29,7 +29,7 @@ from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.ansible.execution import STOP, request_stop
 from maintenance_runner.ansible.guard import reap
 from maintenance_runner.config.models import MaintConfig
-from maintenance_runner.core.clock import Clock
+from maintenance_runner.core.clock import Clock, parse_instant
 from maintenance_runner.core.plan import Plan, drift, host_entries, typed_hosts
 from maintenance_runner.core.plan import collect_changes as _changes
 from maintenance_runner.core.policy import Signature
@@ -37,6 +37,7 @@ from maintenance_runner.cycle.anchor import heads_of, short_heads
 from maintenance_runner.cycle.applier import Applier, ApplySummary, Progress
 from maintenance_runner.cycle.followups import create_from_config
 from maintenance_runner.cycle.gate import Gate, check_window, preflight
+from maintenance_runner.cycle.patch_policy import patch_vars
 from maintenance_runner.cycle.planning import check_run, record_occurrence_of
 from maintenance_runner.cycle.reconcile import interrupted_message, reconcile
 from maintenance_runner.cycle.signing import identify, message, sign
@@ -68,13 +69,20 @@ def sign_emergency(
     return Signature(signer.principal, "emergency", now, True, "", reason)
 
 
-def check_drift(plan: Plan, config: MaintConfig) -> list[str]:
+def run_vars(plan: Plan, config: MaintConfig, log: ActionLog) -> dict[str, Any]:
+    """Extra variables every run of the plan gets: its patch policy as of the plan's making."""
+    window = config.window(plan.window)
+    return patch_vars(config, window, log, parse_instant(plan.content.created_at))
+
+
+def check_drift(plan: Plan, config: MaintConfig, log: ActionLog) -> list[str]:
     """What a live check-mode run would change now that the plan does not contain."""
     hosts = sorted(plan.content.hosts)
     if not hosts:
         return []
     window = config.window(plan.window)
-    outcome = check_run(window, Path(plan.content.inventory.path), ",".join(hosts))
+    extra = run_vars(plan, config, log)
+    outcome = check_run(window, Path(plan.content.inventory.path), ",".join(hosts), extra=extra)
     live = typed_hosts(host_entries(outcome.results, _changes(outcome.events)))
     return drift(plan.content.hosts, live)
 
@@ -113,7 +121,7 @@ def apply_plan(
                     _note(progress, f"run {run['run_uid']}: {why}")
             if drift_check:
                 _note(progress, "drift check: planning again in check mode to compare")
-                extra = check_drift(plan, config)
+                extra = check_drift(plan, config, log)
                 if extra:
                     gate.refusals.append(
                         "a live check predicts changes the plan does not contain:\n  "
@@ -190,7 +198,13 @@ def run_apply(
         record_events(log, run, _note_rows([resumed]))
     progress("start", {"hosts": len(hosts)})
     applier = Applier(
-        log, clock, run, Path(content.inventory.path), content.targets, progress=progress
+        log,
+        clock,
+        run,
+        Path(content.inventory.path),
+        content.targets,
+        progress=progress,
+        extra=run_vars(plan, config, log),
     )
     STOP.clear()
     previous = signal.signal(signal.SIGTERM, request_stop)

@@ -15,15 +15,14 @@ from pathlib import Path
 
 from maintenance_runner.actionlog.plans import signatures
 from maintenance_runner.actionlog.store import ActionLog
-from maintenance_runner.ansible.bindings import changed_inputs, run_inputs
-from maintenance_runner.ansible.execution import process_env
+from maintenance_runner.ansible.bindings import changed_inputs
 from maintenance_runner.ansible.revision import content_revision, inventory_hash
 from maintenance_runner.config.models import MaintConfig
 from maintenance_runner.core.clock import Clock, parse_instant
 from maintenance_runner.core.plan import Plan
 from maintenance_runner.core.policy import Decision, Signature, evaluate
 from maintenance_runner.core.schedule import window_status
-from maintenance_runner.cycle.planning import extravars
+from maintenance_runner.cycle.planning import bound_inputs
 from maintenance_runner.cycle.signing import message, verify
 
 # The chains whose rows the gate decides on: approvals and rejections, the stored plan, the
@@ -180,9 +179,9 @@ def check_inputs(plan: Plan, config: MaintConfig) -> list[str]:
         return [
             "the plan binds none of its run's inputs (it was made by an older maint): plan again"
         ]
-    now = run_inputs(process_env(), extravars(content.tasks, content.targets))
-    changed = changed_inputs(content.inputs, now)
     window = next((w for w in config.windows if w.name == plan.window), None)
+    now = bound_inputs(config, window, content.tasks, content.targets)
+    changed = changed_inputs(content.inputs, now)
     if window is not None:
         current = window.model_dump(mode="json")
         for field in sorted({*content.settings, *current}):

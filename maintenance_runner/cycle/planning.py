@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from maintenance_runner.actionlog.plans import load_plan, record_plan, record_signature
+from maintenance_runner.actionlog.sightings import record_sightings
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.ansible.bindings import run_inputs
 from maintenance_runner.ansible.execution import EventHandler, RunOutcome, process_env, run_playbook
@@ -31,6 +32,13 @@ from maintenance_runner.core.plan import (
     make_file,
 )
 from maintenance_runner.core.schedule import Occurrence, occurrences, window_status
+from maintenance_runner.cycle.patch_policy import (
+    UPDATE,
+    baseline_digest,
+    baseline_vars,
+    patch_vars,
+    update_sightings,
+)
 from maintenance_runner.cycle.signing import Signer, message, sign
 from maintenance_runner.errors import InputError
 from maintenance_runner.report.files import write_atomic
@@ -104,17 +112,29 @@ def occurrence_dict(occ: Occurrence) -> dict[str, str]:
     }
 
 
+def bound_inputs(
+    config: MaintConfig, window: Window | None, tasks: Sequence[str], targets: str
+) -> dict[str, str]:
+    """What a plan binds besides its content: Ansible's inputs (``ansible/bindings.py``) and
+    the patch baselines its window decides with."""
+    inputs = run_inputs(process_env(), extravars(tasks, targets))
+    if window is not None and baseline_vars(config, window):
+        inputs["patch baselines"] = baseline_digest(config, window)
+    return inputs
+
+
 def check_run(
     window: Window,
     inventory: Path,
     limit: str | None,
     on_event: EventHandler | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> RunOutcome:
     """The window's tasks in check and diff mode: what a plan (or a drift check) is made of."""
     return run_playbook(
         "preventive",
         inventory,
-        extravars=extravars(window.tasks, window.targets),
+        extravars={**extravars(window.tasks, window.targets), **(extra or {})},
         limit=limit,
         check=True,
         diff=True,
@@ -130,14 +150,16 @@ def build_plan(
     limit: str | None,
     outcome: RunOutcome,
     clock: Clock,
+    as_of: datetime | None = None,
 ) -> dict[str, Any]:
-    """The plan content (unsigned) from a check-mode outcome."""
+    """The plan content (unsigned) from a check-mode outcome (decided as of ``as_of``)."""
     hosts = host_entries(outcome.results, collect_changes(outcome.events))
     vars_ = extravars(window.tasks, window.targets)
+    created = (as_of or clock.now()).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return {
         "window": window.name,
         "occurrence": occurrence_dict(occ),
-        "created_at": clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_at": created,
         "tasks": list(window.tasks),
         "targets": window.targets,
         "limit": limit,
@@ -148,7 +170,7 @@ def build_plan(
         "inventory": {"path": str(inventory.resolve()), "hash": inventory_hash(inventory)},
         "variables": {"hash": variables_hash(vars_, window)},
         "content": content_revision(),
-        "inputs": run_inputs(process_env(), vars_),
+        "inputs": bound_inputs(config, window, window.tasks, window.targets),
         "settings": window.model_dump(mode="json"),
         "hosts": hosts,
         "unreachable": unreachable_hosts(outcome.events),
@@ -222,8 +244,9 @@ def plan_window(
     check_inventory(inventory)
     if say is not None:
         say(f"planning {window.name} for {occ.key}: {', '.join(window.tasks)} (check mode)")
-    outcome = check_run(window, inventory, limit)
-    content = build_plan(config, window, occ, inventory, limit, outcome, clock)
+    as_of = clock.now()
+    outcome = check_run(window, inventory, limit, extra=patch_vars(config, window, log, as_of))
+    content = build_plan(config, window, occ, inventory, limit, outcome, clock, as_of)
     if not content["hosts"] and not content["unreachable"] and not allow_empty:
         raise PlanRefused(
             f"{inventory}: no host matched the window's targets {window.targets!r}"
@@ -235,6 +258,7 @@ def plan_window(
     write_plan(plan, path)
     occurrence_id = log.record_occurrence(occ.slot)
     record_planned(log, plan, occurrence_id)
+    record_sightings(log, UPDATE, update_sightings(outcome.results), plan_uid=plan.id)
     return Planned(plan, path, occ, occurrence_id, outcome)
 
 

@@ -319,3 +319,75 @@ def test_the_default_working_hours_holidays_are_valid():
     default = FollowupsSpec.WorkingHours().holidays
     assert default is not None
     assert HolidaysSpec.model_validate(default.model_dump()) == default
+
+
+# --- patch baselines ---------------------------------------------------------------------------
+
+BASELINE = {
+    "classifications": ["security"],
+    "kernel": False,
+    "approve_after": "7d",
+    "holds": [
+        {"package": "openssl", "version": "3.0.15-1", "reason": "app breaks", "until": "2027-01-31"}
+    ],
+    "reject": ["linux-image-*"],
+    "reboot": "if_needed",
+}
+
+
+def _baselined(baseline=None, window_baseline="servers", groups=None):
+    raw = copy.deepcopy(BASE)
+    raw["patch_baselines"] = {"servers": copy.deepcopy(baseline or BASELINE)}
+    if window_baseline is not None:
+        raw["windows"][0]["patch_baseline"] = window_baseline
+    if groups is not None:
+        raw["patch_baseline_groups"] = groups
+    return raw
+
+
+def test_a_patch_baseline_loads():
+    config = validate_config(_baselined(), "maint.yml")
+    baseline = config.patch_baselines["servers"]
+    assert baseline.approve_after == timedelta(days=7)
+    assert baseline.holds[0].until.isoformat() == "2027-01-31"
+    assert config.windows[0].patch_baseline == "servers"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"colour": "blue"}, "maint.yml: patch_baselines[servers].colour: unknown key 'colour'"),
+        ({"approve_after": "a week"}, "maint.yml: patch_baselines[servers].approve_after: not a"),
+        (
+            {"holds": [{"package": "openssl", "until": "2027-01-31"}]},
+            "maint.yml: patch_baselines[servers].holds[0].reason: required field is missing",
+        ),
+        (
+            {"holds": [{"package": "openssl", "reason": "why"}]},
+            "maint.yml: patch_baselines[servers].holds[0].until: required field is missing",
+        ),
+        ({"classifications": ["features"]}, "maint.yml: patch_baselines[servers].classifications"),
+        ({"reboot": "sometimes"}, "maint.yml: patch_baselines[servers].reboot"),
+    ],
+)
+def test_each_baseline_mistake_is_one_clear_line(change, expected):
+    lines = _errors(_baselined({**BASELINE, **change}))
+    assert len(lines) == 1, lines
+    assert lines[0].startswith(expected), lines[0]
+
+
+def test_a_window_naming_an_unknown_baseline():
+    assert _errors(_baselined(window_baseline="workstations")) == [
+        "maint.yml: windows[monthly-servers].patch_baseline: unknown patch baseline "
+        "'workstations' (known: servers)",
+        "maint.yml: patch_baselines[servers]: named by no window (patch_baseline:) and no group "
+        "(patch_baseline_groups:)",
+    ]
+
+
+def test_a_baseline_named_by_no_window_and_no_group():
+    assert _errors(_baselined(window_baseline=None)) == [
+        "maint.yml: patch_baselines[servers]: named by no window (patch_baseline:) and no group "
+        "(patch_baseline_groups:)"
+    ]
+    validate_config(_baselined(window_baseline=None, groups={"dbs": "servers"}), "maint.yml")
