@@ -13,6 +13,7 @@ from typing import Any
 from maintenance_runner.core.results import SEVERITIES, Finding, TaskResult
 from maintenance_runner.core.roledata import (
     AdminAccount,
+    AntivirusData,
     Disk,
     HostFacts,
     read_access_review,
@@ -22,6 +23,8 @@ from maintenance_runner.core.roledata import (
     read_hardening,
     read_patching,
 )
+from maintenance_runner.core.roledata.antivirus import UPDATE_DISABLED
+from maintenance_runner.core.roledata.backup import problems_text
 
 
 @dataclass(frozen=True)
@@ -111,8 +114,17 @@ def patching_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def antivirus_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """A one-line antivirus state and the definitions age in days."""
+    """A one-line antivirus state and the definitions age in days; the state ends with
+    "definitions updates disabled" when the role was told not to update them (the audit
+    runs in check mode, where no update is attempted anyway)."""
     av = read_antivirus(data)
+    fields = _antivirus_state(av)
+    if av.update_state == UPDATE_DISABLED and fields.get("antivirus"):
+        fields["antivirus"] += ", definitions updates disabled"
+    return fields
+
+
+def _antivirus_state(av: AntivirusData) -> dict[str, Any]:
     age = av.definitions_age_days
     if av.defender:
         defender = av.service("defender")
@@ -138,26 +150,32 @@ def antivirus_fields(data: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def backup_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """The last good backup: the oldest "newest verified snapshot" across the host's
-    repositories (the host's recovery point is as old as its weakest repository's); Veeam: the
-    oldest last session among the jobs whose last session produced a backup."""
+    """The host's backups, with the verdicts the report's checks use (core/roledata/backup.py).
+
+    ``backup_state`` is ``verified`` when every repository is (its check passed, a test restore
+    restored files and matched, its recovery point is within the target), else what keeps each
+    from it (``stale: restic-main``). The last good backup is the oldest "newest snapshot"
+    across the repositories that a test restore proved, however old (a host's recovery point
+    is as old as its weakest repository's); Veeam: the oldest last session among the jobs whose
+    last session produced a backup."""
     backup = read_backup(data)
     if backup.veeam_jobs is not None:
         if not backup.veeam_jobs:
             return {"backup_state": "no Veeam job found", "last_good_backup": None}
+        items = [(j.name, j.problems) for j in backup.veeam_jobs]
         good = [j for j in backup.veeam_jobs if j.succeeded]
-        bad = [j.name for j in backup.veeam_jobs if not j.succeeded]
         times = [j.end_time for j in good if j.end_time]
         ages = [j.age_hours for j in good]
     else:
         if not backup.repositories:
             return {"backup_state": "not configured", "last_good_backup": None}
-        verified = [r for r in backup.repositories if r.verified]
-        bad = [r.name for r in backup.repositories if not r.verified]
-        times = [r.newest for r in verified if r.newest]
-        ages = [r.age_hours for r in verified]
+        items = [(r.name, r.problems) for r in backup.repositories]
+        restorable = [r for r in backup.repositories if r.restorable]
+        times = [r.newest for r in restorable if r.newest]
+        ages = [r.age_hours for r in restorable]
+    bad = [(name, found) for name, found in items if found]
     return {
-        "backup_state": "verified" if not bad else "problems: " + ", ".join(bad),
+        "backup_state": problems_text(bad) if bad else "verified",
         "last_good_backup": min(times) if times else None,
         "backup_age_hours": max((a for a in ages if a is not None), default=None),
     }

@@ -310,7 +310,7 @@ def _summary_html(audit: Audit) -> str:
     counts = audit.severity_counts()
     scores = [r.hardening_score for r in audit.reachable if r.hardening_score is not None]
     security = sum(r.security_updates or 0 for r in audit.reachable)
-    no_backup = sum(1 for r in audit.reachable if not r.last_good_backup)
+    no_backup = sum(1 for r in audit.reachable if r.backup_state != "verified")
     buckets = audit.bucket_counts()
     cards = hk.kpi_cards(
         [

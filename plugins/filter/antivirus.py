@@ -320,12 +320,17 @@ def antivirus_freshclam_updated(text):
     )
 
 
-def antivirus_update_record(result, tool="freshclam", mirror=""):
-    """The ``data.update`` record from a registered command result (skipped: not attempted)."""
+def antivirus_update_record(result, tool="freshclam", mirror="", enabled=True):
+    """The ``data.update`` record from a registered command result (skipped: not attempted).
+
+    ``enabled`` is antivirus_update: false tells "updates disabled" apart from "not attempted"
+    (check mode skips the update too)."""
     result = result or {}
+    enabled = bool(enabled)
     if result.get("skipped") or "rc" not in result:
         return {
             "attempted": False,
+            "enabled": enabled,
             "tool": tool,
             "rc": None,
             "ok": None,
@@ -342,6 +347,7 @@ def antivirus_update_record(result, tool="freshclam", mirror=""):
         message = antivirus_freshclam_message(output)
     return {
         "attempted": True,
+        "enabled": enabled,
         "tool": tool,
         "rc": rc,
         "ok": rc == 0,

@@ -189,6 +189,16 @@ def test_update_record_from_a_failed_run():
     assert timeout["message"].startswith("timed out")
 
 
+def test_update_record_says_whether_updates_are_enabled():
+    """antivirus_update: false skips the update like check mode does; only ``enabled`` tells
+    the report and the audit "disabled" from "not attempted"."""
+    off = flt.antivirus_update_record({"skipped": True}, "freshclam", "", False)
+    assert (off["attempted"], off["ok"], off["enabled"]) == (False, None, False)
+    on = flt.antivirus_update_record({"rc": 0, "stdout": ""}, "freshclam", "", True)
+    assert (on["attempted"], on["ok"], on["enabled"]) == (True, True, True)
+    assert flt.antivirus_update_record({"skipped": True})["enabled"] is True
+
+
 def test_update_record_when_the_log_is_locked():
     record = flt.antivirus_update_record({"rc": 2, "stdout": sample("freshclam-log-locked.txt")})
     assert "Failed to lock the log file" in record["message"]

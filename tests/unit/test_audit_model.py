@@ -197,8 +197,11 @@ def test_windows_host_fields_from_the_windows_role_results():
     assert (row.pending_updates, row.security_updates) == (3, 2)  # security + critical
     assert row.antivirus.startswith("Microsoft Defender 1.1.24090.11, running")
     assert row.av_definitions_age_days == 9
-    # Both jobs succeeded (one with warnings): the older of their newest points counts.
-    assert (row.last_good_backup, row.backup_state) == ("2026-11-22T03:00:00Z", "verified")
+    # Both jobs produced a backup (one with warnings): the older of their last sessions counts.
+    # The weekly job's restore point (44.9 h) is past the 26 h target, and the role makes no
+    # test restore of a Veeam job: neither is verified.
+    assert row.last_good_backup == "2026-11-22T03:00:00Z"
+    assert row.backup_state == "stale: FS01-weekly; no test restore: FS01-daily, FS01-weekly"
     assert row.backup_age_hours == 44.9
     assert row.hardening_score == 50.0  # 2 of 4 enabled controls
     assert [a.name for a in row.admin_accounts] == [
@@ -220,23 +223,58 @@ def test_backup_repositories_give_the_oldest_verified_recovery_point():
             "newest": {"id": "abc", "short_id": "abc", "time": time},
             "recovery_point_age_hours": 5.0,
             "check": {"ok": True, "kind": "ok"},
-            "restore": {"files": [], "seconds": 0.4, "mismatches": [], "missing": []},
+            "restore": {
+                "files": [{"path": "/etc/.maint-canary", "match": True}],
+                "seconds": 0.4,
+                "mismatches": [],
+                "missing": [],
+            },
             "error": None,
             **extra,
         }
 
     good = [repo("etc", "2026-11-24T02:00:00Z"), repo("db", "2026-11-23T23:00:00Z")]
-    assert backup_fields({"repositories": good}) == {
+    assert backup_fields({"max_age_hours": 26, "repositories": good}) == {
         "backup_state": "verified",
         "last_good_backup": "2026-11-23T23:00:00Z",
         "backup_age_hours": 5.0,
     }
     mismatch = repo("srv", "2026-11-24T03:00:00Z", restore={"mismatches": ["/srv/a"]})
-    fields = backup_fields({"repositories": [*good, mismatch]})
-    assert fields["backup_state"] == "problems: srv"
+    fields = backup_fields({"max_age_hours": 26, "repositories": [*good, mismatch]})
+    assert fields["backup_state"] == "restore failed: srv"
     assert fields["last_good_backup"] == "2026-11-23T23:00:00Z"
     broken = repo("x", "2026-11-24T03:00:00Z", error="wrong password", snapshots=0)
     assert backup_fields({"repositories": [broken]})["last_good_backup"] is None
+
+
+def test_a_backup_older_than_its_target_is_stale_not_verified():
+    """Verified means within the recovery point target and restored by a test restore that
+    restored files: the rule the report's checks use (core/roledata/backup.py)."""
+    ten_days = {
+        "name": "restic-main",
+        "snapshots": 30,
+        "newest": {"time": "2026-11-14T02:00:00Z"},
+        "recovery_point_age_hours": 240.0,
+        "check": {"ok": True},
+        "restore": {"files": [{"path": "/srv/.maint-canary", "match": True}], "seconds": 2.0},
+    }
+    fields = backup_fields({"max_age_hours": 26, "repositories": [ten_days]})
+    assert fields["backup_state"] == "stale: restic-main"
+    # the recovery point is still shown, with its age: it is restorable, only too old
+    assert fields["last_good_backup"] == "2026-11-14T02:00:00Z"
+    assert fields["backup_age_hours"] == 240.0
+    # a repository's own target wins over the role's
+    weekly = {**ten_days, "max_age_hours": 24 * 14}
+    assert backup_fields({"max_age_hours": 26, "repositories": [weekly]})["backup_state"] == (
+        "verified"
+    )
+    nothing_restored = {**ten_days, "recovery_point_age_hours": 5.0, "restore": {"files": []}}
+    fields = backup_fields({"max_age_hours": 26, "repositories": [nothing_restored]})
+    assert fields["backup_state"] == "nothing restored: restic-main"
+    assert fields["last_good_backup"] is None
+    untested = {**ten_days, "recovery_point_age_hours": 5.0, "restore": {}}
+    fields = backup_fields({"max_age_hours": 26, "repositories": [untested]})
+    assert fields["backup_state"] == "no test restore: restic-main"
 
 
 def test_disks_leave_pseudo_filesystems_out_and_flag_full_ones():
@@ -386,3 +424,33 @@ def test_action_log_rows_record_check_mode_without_changes():
     details = am.actionlog_details(audit)
     assert {d["host"] for d in details} == {"db-old", LAB_HOST}
     json.dumps([d["data"] for d in details])  # JSON-serialisable as stored
+
+
+def test_the_register_says_when_antivirus_updates_are_disabled():
+    """The audit runs in check mode, where no update is attempted: only the role's
+    ``update.enabled`` (antivirus_update) tells "disabled" from "not attempted"."""
+    from maintenance_runner.audit.register import antivirus_fields
+
+    clamav = {
+        "engine": "clamav",
+        "check_mode": True,
+        "engine_installed": True,
+        "engine_version": "1.0.7",
+        "definitions": {"present": True, "age_days": 0.5, "stale": False},
+        "services": {
+            "clamd": {"name": "clamav-daemon", "running": True},
+            "freshclam": {"name": "clamav-freshclam", "running": True},
+        },
+    }
+    off = {**clamav, "update": {"attempted": False, "ok": None, "enabled": False}}
+    assert antivirus_fields(off)["antivirus"].endswith(", definitions updates disabled")
+    on = {**clamav, "update": {"attempted": False, "ok": None, "enabled": True}}
+    assert "disabled" not in antivirus_fields(on)["antivirus"]
+    defender = {
+        "engine": "defender",
+        "check_mode": False,
+        "engine_version": "1.1",
+        "services": {"defender": {"running": True, "realtime": True}},
+        "update": {"attempted": False, "ok": None},
+    }
+    assert antivirus_fields(defender)["antivirus"].endswith(", definitions updates disabled")

@@ -21,6 +21,16 @@ def flag(value: Any) -> bool:
     return bool(value)
 
 
+def maybe_flag(value: Any) -> bool | None:
+    """A yes/no value that may be unknown: None (or a text ``none``, ``null`` or empty) is
+    None, never false; anything else as :func:`flag`."""
+    if value is None:
+        return None
+    if isinstance(value, str) and value.strip().lower() in ("", "none", "null"):
+        return None
+    return flag(value)
+
+
 def number(value: Any) -> float | None:
     """A number, or None when there is none (a flag is not a number)."""
     if isinstance(value, bool) or value is None:
