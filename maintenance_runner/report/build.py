@@ -37,7 +37,8 @@ def build_report_model(
     """The whole report for ``scope`` from ``rows`` (the history up to the scope's end)."""
     b = basis(rows, scope)
     host_tasks = hosts.host_tasks(b)
-    totals = hosts.totals(host_tasks)
+    rolled_hosts = hosts.rolled_back_hosts(b, host_tasks)
+    totals = hosts.totals(host_tasks, rolled_hosts)
     history = findings.timeline(b)
     finding_infos = findings.finding_infos(b, history)
     severity_counts = findings.severity_counts(finding_infos)
@@ -46,7 +47,7 @@ def build_report_model(
     plans = approvals.plans(b, generated_at, retro_within)
     run_infos = runs.run_infos(b)
     months = trend_months(rows, scope, history_months)
-    cells = kpis.cadence(months, b.runs, rows.results, b.deferred_by_run)
+    cells = kpis.cadence(months, b.runs, rows.results, b.deferred_by_run, b.complete)
     latencies = patch_latency(b.runs, rows.results, rows.details, rows.plans, rows.rollbacks)
     followups = scope_followups(b, generated_at)
     return Report(
@@ -68,7 +69,15 @@ def build_report_model(
         kpis=kpis.kpis(b, months, cells, latencies, history, followups),
         trends=trends.trends(b, months, cells, history, latencies, generated_at),
         attention=attention(
-            b, plans, run_infos, occurrences, totals, severity_counts, followups, roles
+            b,
+            plans,
+            run_infos,
+            occurrences,
+            totals,
+            severity_counts,
+            followups,
+            roles,
+            rolled_hosts,
         ),
         log_heads=dict(log_heads or {}),
     )

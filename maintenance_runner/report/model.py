@@ -106,9 +106,10 @@ class Totals:
     failed: int
     skipped: int
     deferred: int
-    rolled_back: int
+    rolled_back: int  # host tasks whose change was undone
     checks_passed: int
     checks_failed: int
+    hosts_rolled_back: int = 0  # hosts a run rolled back, as the run's summary counts them
 
 
 @dataclass(frozen=True)
@@ -158,8 +159,9 @@ class AntivirusHost:
     engine_version: str | None
     definitions_age_days: float | None
     stale: bool | None
-    update_ok: bool | None
+    update_ok: bool | None  # None: not attempted (or not said), never a failure
     infected: int
+    update: str | None = None  # ok failed disabled "not attempted"; None: not said
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ class OpenFinding:
     severity: str
     opened_at: datetime
     age_days: float
+    # its task was due on its host in the scope, but no complete result re-checked it there
+    not_rechecked: bool = False
 
 
 @dataclass(frozen=True)
@@ -243,6 +247,7 @@ class FindingsFlow:
     closed: int
     open_at_end: int
     still_open: tuple[OpenFinding, ...]
+    not_rechecked: int = 0  # of those open at the end
 
 
 @dataclass(frozen=True)

@@ -559,6 +559,20 @@ def write_story(url: str) -> Story:
         ],
         {"run_id": run},
     )
+    # the run's own record of the host (its summary line counts these): db1 rolled back
+    log.append(
+        "run_events",
+        [
+            {
+                "host": "db1",
+                "task": None,
+                "event": "rolled_back",
+                "changed": False,
+                "message": "post-check failed: db answers; patching: rolled back and verified",
+            }
+        ],
+        {"run_id": run},
+    )
     s.defer(
         run,
         "db1",

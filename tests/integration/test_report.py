@@ -89,6 +89,7 @@ def test_window_report_in_every_format(site, tmp_path):
         "rolled_back": 0,
         "checks_passed": data["totals"]["checks_passed"],
         "checks_failed": 4,
+        "hosts_rolled_back": 0,
     }
     kpis = data["kpis"]
     assert (kpis["completion"]["done"], kpis["completion"]["total"]) == (13, 15)
@@ -113,11 +114,14 @@ def test_window_report_in_every_format(site, tmp_path):
     }
     assert kpis["patch_latency"]["max_days"] == days(installed_db1 - OCT_PLAN_CHECK)
     flow = kpis["findings_flow"]
-    # opened: security updates pending x3 at the plan check, reboot on web1; closed: those
-    # three by the apply run, and October's stale account, stale definitions, reboot on web2,
-    # service down and restore mismatch. Still open: web1's reboot, and db1's failed
-    # post-check of October (no post-check has run on db1 since)
-    assert (flow["opened"], flow["closed"], flow["open_at_end"]) == (4, 8, 2)
+    # opened: security updates pending on web1 and web2 at the plan check, reboot on web1
+    # (db1's has been open since October's plan check: October's patching on db1 failed and
+    # was rolled back, which re-checks nothing); closed: those three by the apply run, and
+    # October's stale account, stale definitions, reboot on web2, service down and restore
+    # mismatch. Still open: web1's reboot, and db1's failed post-check of October (no
+    # post-check has run on db1 since; not due in November, so not "not re-checked")
+    assert (flow["opened"], flow["closed"], flow["open_at_end"]) == (3, 8, 2)
+    assert flow["not_rechecked"] == 0
     still = {(o["host"], o["finding_id"]) for o in flow["still_open"]}
     assert still == {("web1", "patching.reboot_pending"), ("db1", "post_check.failed")}
     assert kpis["followups"]["met"] == 0
@@ -218,6 +222,21 @@ def test_run_report_shows_the_failure_and_the_rollback(site):
     assert ht[("db1", "patching")]["failed_checks"] == ["post-patch services"]
     assert ht[("db1", "hardening")]["outcome"] == "deferred"
     assert data["totals"]["rolled_back"] == 1
+    # the run rolled back one host, and the summary says so as the run does
+    assert data["totals"]["hosts_rolled_back"] == 1
+    assert "Rolled back: db1." in data["attention"]
+    md = report(site, "run-2026-10").output
+    assert "1 host rolled back (1 host task undone)" in md
+    # db1's patching failed and was rolled back: the security updates its plan check found
+    # stay open, not re-checked, never closed
+    flow = data["kpis"]["findings_flow"]
+    assert (flow["closed"], flow["not_rechecked"]) == (2, 1)
+    (unchecked,) = [o for o in flow["still_open"] if o["not_rechecked"]]
+    assert (unchecked["host"], unchecked["finding_id"]) == (
+        "db1",
+        "patching.security_updates_pending",
+    )
+    assert "1 of them not re-checked" in md
     # the rollback's own result in the same run does not hide the failure, nor its note
     assert all(f["finding_id"] != "patching.rolled_back" for f in data["findings"])
     # post-checks are shown with their checks and left out of completion

@@ -475,3 +475,198 @@ def test_history_months_limits_the_trend_range():
     report = build_report_model(rows, scope, t("2026-12-01T00:00"), history_months=1)
     assert report.trends.months == ("2026-11",)
     assert timedelta(0) < scope.end - scope.start
+
+
+# --- how rollbacks, failures, skips and deferrals count (docs/reports.md, KPIs) -------------
+
+
+def _scope_of(*run_ids: int, start="2026-10-01T00:00", end="2026-12-01T00:00") -> Scope:
+    return Scope("run", "r", t(start), t(end), frozenset(run_ids))
+
+
+def _demo_rows() -> LogRows:
+    """``make demo``'s apply: two hosts patched, b's post-check fails and b is rolled back."""
+    when = "2026-11-10T21:00"
+    return LogRows(
+        runs=[
+            run(
+                1,
+                "apply",
+                when,
+                state="failed",
+                state_message="run r1: failed; 1 done, 1 rolled back",
+            )
+        ],
+        results=[
+            res(1, "a", "patching", "changed", when),
+            res(1, "b", "patching", "changed", when),
+            res(1, "a", "post_check", "ok", "2026-11-10T21:05"),
+            res(1, "b", "post_check", "failed", "2026-11-10T21:05"),
+        ],
+        rollbacks=[RollbackRow(1, "b", "patching", "ok", t("2026-11-10T21:08"))],
+        events=[
+            EventRow(1, "rolled_back", t("2026-11-10T21:09"), "b", None, "post-check failed"),
+        ],
+    )
+
+
+def test_a_rolled_back_host_task_is_not_completed():
+    scope = _scope_of(1, start="2026-11-10T21:00", end="2026-11-10T23:00")
+    report = build_report_model(_demo_rows(), scope, t("2026-12-01T00:00"))
+    rows = {(h.host, h.task): h for h in report.host_tasks}
+    assert rows[("b", "patching")].rolled_back == "ok"
+    assert (report.kpis.completion.done, report.kpis.completion.total) == (1, 2)
+    # done: a's patching and a's post-check; b's patching is rolled back, not done
+    assert (report.totals.done, report.totals.rolled_back) == (2, 1)
+    (cell,) = report.kpis.cadence
+    assert (cell.hosts_done, cell.hosts_expected, cell.missing) == (1, 2, ("b",))
+    assert report.trends.completion_percent == (50.0,)
+
+
+def test_the_rolled_back_count_agrees_with_the_run():
+    """The run counts hosts rolled back (``3 rolled back``), those with nothing to undo too;
+    the report counts the same hosts. A host task is rolled back when its change was undone
+    (a ``rollbacks`` row): what had nothing to undo stands, and is completed."""
+    when = "2026-11-10T21:00"
+    hosts = ("a", "b", "c")
+    rows = LogRows(
+        runs=[run(1, "apply", when, state="failed", state_message="run r1: failed; 3 rolled back")],
+        results=[res(1, h, task, "ok", when) for h in hosts for task in ("antivirus", "hardening")]
+        + [res(1, "d", "hardening", "ok", when)],
+        rollbacks=[RollbackRow(1, "a", "hardening", "ok", t("2026-11-10T21:08"))],
+        events=[EventRow(1, "rolled_back", t("2026-11-10T21:09"), h, None, "x") for h in hosts],
+    )
+    report = build_report_model(rows, _scope_of(1), t("2026-12-01T00:00"))
+    assert report.totals.hosts_rolled_back == 3
+    assert report.totals.rolled_back == 1
+    assert (report.kpis.completion.done, report.kpis.completion.total) == (6, 7)
+    from maintenance_runner.report.render.tables import totals_line
+
+    assert "3 hosts rolled back (1 host task undone)" in totals_line(report)
+    assert "Rolled back: a, b, c." in report.attention
+
+
+def test_failed_and_rolled_back_results_open_findings_but_close_none():
+    """Only a complete result (ok or changed, not rolled back, not a reconcile) re-checks a
+    host's task: what a failed or rolled-back one did not report is "not re-checked"."""
+    runs = [
+        run(1, "apply", "2026-10-01T00:00"),
+        run(2, "apply", "2026-10-05T00:00"),
+        run(3, "apply", "2026-10-08T00:00"),
+        run(4, "apply", "2026-10-09T00:00"),
+        run(5, "check", "2026-10-12T00:00"),
+    ]
+    results = [
+        res(1, "h", "hardening", "changed", "2026-10-01T00:00"),
+        res(2, "h", "hardening", "failed", "2026-10-05T00:00"),  # published, reported only F3
+        res(3, "h", "hardening", "changed", "2026-10-08T00:00"),  # rolled back
+        res(4, "h", "hardening", "changed", "2026-10-09T00:00"),  # a killed run's reconcile
+        res(5, "h", "hardening", "ok", "2026-10-12T00:00"),
+    ]
+    findings = [
+        FindingRow(1, "h", "hardening", "F1", "high", "m"),
+        FindingRow(1, "h", "hardening", "F2", "high", "m"),
+        FindingRow(2, "h", "hardening", "F3", "high", "m"),
+        FindingRow(5, "h", "hardening", "F2", "high", "m"),
+    ]
+    details = [
+        DetailRow(2, "h", "hardening", {"controls": []}),
+        DetailRow(3, "h", "hardening", {"controls": []}),
+        DetailRow(4, "h", "hardening", {"action": "reconcile", "found": True}),
+    ]
+    rollbacks = [RollbackRow(3, "h", "hardening", "ok", t("2026-10-08T00:10"))]
+    now = t("2026-12-01T00:00")
+
+    def flow(rid):
+        """The flow of run ``rid``'s report, from the rows read for it: up to its end."""
+        day = runs[rid - 1].started_at
+        scope = Scope("run", f"r{rid}", day, day + timedelta(hours=1), frozenset({rid}))
+        rows = LogRows(
+            runs=runs[:rid],
+            results=[r for r in results if r.run_id <= rid],
+            findings=[f for f in findings if f.run_id <= rid],
+            details=[d for d in details if d.run_id <= rid],
+            rollbacks=[b for b in rollbacks if b.run_id <= rid],
+        )
+        return build_report_model(rows, scope, now).kpis.findings_flow
+
+    failed = flow(2)
+    assert (failed.opened, failed.closed, failed.open_at_end, failed.not_rechecked) == (1, 0, 3, 2)
+    assert {o.finding_id for o in failed.still_open if o.not_rechecked} == {"F1", "F2"}
+    rolled = flow(3)
+    assert (rolled.opened, rolled.closed, rolled.open_at_end, rolled.not_rechecked) == (0, 0, 3, 3)
+    reconciled = flow(4)
+    assert (reconciled.closed, reconciled.open_at_end) == (0, 3)
+    checked = flow(5)
+    assert (checked.opened, checked.closed, checked.open_at_end, checked.not_rechecked) == (
+        0,
+        2,
+        1,
+        0,
+    )
+
+
+def test_a_deferred_or_skipped_task_is_due_and_not_done_and_re_checks_nothing():
+    runs = [run(1, "apply", "2026-10-01T00:00"), run(2, "apply", "2026-11-01T00:00")]
+    rows = LogRows(
+        runs=runs,
+        results=[
+            res(1, "h", "antivirus", "ok", "2026-10-01T00:00"),
+            res(1, "g", "antivirus", "ok", "2026-10-01T00:00"),
+            res(2, "g", "antivirus", "skipped", "2026-11-01T00:00"),
+        ],
+        findings=[
+            FindingRow(1, "h", "antivirus", "av.stale", "high", "m"),
+            FindingRow(1, "g", "antivirus", "av.stale", "high", "m"),
+        ],
+        events=[EventRow(2, "deferred", t("2026-11-01T03:00"), "h", "antivirus", "cutoff")],
+    )
+    scope = Scope("run", "r2", t("2026-11-01T00:00"), t("2026-11-01T04:00"), frozenset({2}))
+    report = build_report_model(rows, scope, t("2026-12-01T00:00"))
+    assert (report.kpis.completion.done, report.kpis.completion.total) == (0, 2)
+    flow = report.kpis.findings_flow
+    assert (flow.closed, flow.open_at_end, flow.not_rechecked) == (0, 2, 2)
+
+
+def test_defender_definitions_are_judged_from_their_age_and_the_threshold():
+    """Defender publishes no ``stale``: its age against the published threshold decides, and
+    without a threshold the role's own finding does."""
+    old = {"engine": "defender", "definitions": {"age_days": 9, "max_age_days": 2}}
+    assert "definitions fresh" in checks_of("antivirus", "ok", old, [])[1]
+    fresh = {"engine": "defender", "definitions": {"age_days": 1, "max_age_days": 2}}
+    assert "definitions fresh" in checks_of("antivirus", "ok", fresh, [])[0]
+    unknown = {"engine": "defender", "definitions": {"age_days": 9}}
+    stale = [FindingRow(1, "w", "antivirus", "antivirus.definitions_stale", "high", "m")]
+    assert "definitions fresh" in checks_of("antivirus", "ok", unknown, stale)[1]
+
+
+@pytest.mark.parametrize(
+    ("update", "check_mode", "shown"),
+    [
+        ({"attempted": True, "ok": True}, False, "yes"),
+        ({"attempted": True, "ok": False}, False, "NO"),
+        ({"attempted": False, "ok": None}, False, "disabled"),  # antivirus_update: false
+        ({"attempted": False, "ok": None, "enabled": False}, True, "disabled"),
+        ({"attempted": False, "ok": None}, True, "not attempted"),  # check mode
+        ({"attempted": False, "ok": None, "enabled": True}, True, "not attempted"),
+    ],
+)
+def test_the_antivirus_update_says_disabled_or_not_attempted_never_no(update, check_mode, shown):
+    from maintenance_runner.report.render.tables import sections
+
+    when = "2026-11-10T21:00"
+    data = {
+        "engine": "clamav",
+        "check_mode": check_mode,
+        "definitions": {"present": True, "age_days": 0.5, "stale": False},
+        "update": {"tool": "freshclam", **update},
+    }
+    rows = LogRows(
+        runs=[run(1, "apply", when)],
+        results=[res(1, "h", "antivirus", "ok", when)],
+        details=[DetailRow(1, "h", "antivirus", data)],
+    )
+    report = build_report_model(rows, _scope_of(1), t("2026-12-01T00:00"))
+    headers, (row,) = sections(report)["antivirus"]
+    assert row[headers.index("update ok")] == shown
+    assert report.antivirus[0].update_ok is {"yes": True, "NO": False}.get(shown)

@@ -56,7 +56,7 @@ def render_html(report: Report) -> str:
     parts.append(hk.section("Needs attention", attention, anchor="attention"))
     cards = hk.kpi_cards(
         [
-            ("Tasks completed", pct(k.completion.percent), "host tasks ok or changed"),
+            ("Tasks completed", pct(k.completion.percent), "ok or changed, not rolled back"),
             ("Cadence adherence", pct(k.cadence_overall.percent), "hosts that got each task"),
             (
                 "Patch latency",
@@ -66,7 +66,12 @@ def render_html(report: Report) -> str:
             (
                 "Findings opened / closed",
                 f"{k.findings_flow.opened} / {k.findings_flow.closed}",
-                f"{k.findings_flow.open_at_end} open at the end",
+                f"{k.findings_flow.open_at_end} open at the end"
+                + (
+                    f", {k.findings_flow.not_rechecked} not re-checked"
+                    if k.findings_flow.not_rechecked
+                    else ""
+                ),
             ),
             (
                 "Follow-ups met / missed",

@@ -28,6 +28,15 @@ def yes(value: bool | None) -> str:
     return "-" if value is None else ("yes" if value else "NO")
 
 
+# the antivirus definitions update as the "update ok" column shows it
+UPDATE_SHOWN = {
+    "ok": "yes",
+    "failed": "NO",
+    "disabled": "disabled",
+    "not attempted": "not attempted",
+}
+
+
 def _approval_text(p: PlanApproval) -> str:
     approvals = [d for d in p.decisions if d.decision in ("approve", "approved")]
     if approvals:
@@ -60,7 +69,8 @@ def kpi_rows(report: Report) -> list[tuple[str, str, str]]:
         (
             "Task completion rate",
             pct(k.completion.percent),
-            f"{k.completion.done} of {k.completion.total} host tasks finished ok or changed",
+            f"{k.completion.done} of {k.completion.total} host tasks finished ok or changed "
+            "and not rolled back",
         ),
         (
             "Cadence adherence",
@@ -78,7 +88,13 @@ def kpi_rows(report: Report) -> list[tuple[str, str, str]]:
         (
             "Findings opened / closed",
             f"{flow.opened} / {flow.closed}",
-            f"{flow.open_at_end} still open at the end of the period",
+            f"{flow.open_at_end} still open at the end of the period"
+            + (
+                f", {flow.not_rechecked} of them not re-checked (their task failed, was rolled "
+                "back, skipped or deferred)"
+                if flow.not_rechecked
+                else ""
+            ),
         ),
         (
             "Follow-ups met / missed",
@@ -244,7 +260,7 @@ def sections(report: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
                 " ".join(x for x in (a.engine, a.engine_version) if x) or "-",
                 num(a.definitions_age_days, " d"),
                 "YES" if a.stale else ("no" if a.stale is not None else "-"),
-                yes(a.update_ok),
+                UPDATE_SHOWN.get(a.update or "", yes(a.update_ok)),
                 str(a.infected),
             ]
             for a in report.antivirus
@@ -300,9 +316,17 @@ def sections(report: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
         ],
     )
     out["open_findings"] = (
-        ["severity", "host", "task", "finding", "open since", "age"],
+        ["severity", "host", "task", "finding", "open since", "age", "re-checked"],
         [
-            [o.severity, o.host, o.task, o.finding_id, when(o.opened_at), num(o.age_days, " d")]
+            [
+                o.severity,
+                o.host,
+                o.task,
+                o.finding_id,
+                when(o.opened_at),
+                num(o.age_days, " d"),
+                "NO" if o.not_rechecked else "-",
+            ]
             for o in report.kpis.findings_flow.still_open
         ],
     )
@@ -375,10 +399,13 @@ SECTION_TITLES = {
 
 
 def totals_line(report: Report) -> str:
+    """The totals; hosts rolled back are counted as the run's summary counts them."""
     t = report.totals
+    tasks = "host task" if t.rolled_back == 1 else "host tasks"
     return (
         f"{t.hosts} hosts, {t.host_tasks} host tasks: {t.done} done ({t.changed} changed), "
-        f"{t.failed} failed, {t.skipped} skipped, {t.deferred} deferred, "
-        f"{t.rolled_back} rolled back; checks {t.checks_passed} passed, "
+        f"{t.failed} failed, {t.skipped} skipped, {t.deferred} deferred; "
+        f"{t.hosts_rolled_back} {'host' if t.hosts_rolled_back == 1 else 'hosts'} rolled back "
+        f"({t.rolled_back} {tasks} undone); checks {t.checks_passed} passed, "
         f"{t.checks_failed} failed."
     )

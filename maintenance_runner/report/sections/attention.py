@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from maintenance_runner.report.model import (
     FollowupStats,
@@ -86,10 +86,18 @@ def attention(
     severity_counts: dict[str, int],
     followups: FollowupStats,
     roles: RoleSections,
+    rolled_hosts: Mapping[str, str] | None = None,
 ) -> tuple[str, ...]:
     lines = _plans(plans) + _runs(b, runs, occurrences)
     if totals.failed:
         lines.append(f"{totals.failed} host task(s) failed.")
+    rolled = rolled_hosts or {}
+    undone = sorted(h for h, state in rolled.items() if state == "ok")
+    if undone:
+        lines.append(f"Rolled back: {', '.join(undone)}.")
+    broken = sorted(h for h, state in rolled.items() if state != "ok")
+    if broken:
+        lines.append(f"Rollback FAILED, check by hand: {', '.join(broken)}.")
     if totals.deferred:
         lines.append(f"{totals.deferred} host task(s) were deferred to a later window.")
     serious = severity_counts.get("critical", 0) + severity_counts.get("high", 0)

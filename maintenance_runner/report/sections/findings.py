@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -30,7 +30,8 @@ class FindingEvent:
 @dataclass(frozen=True)
 class Timeline:
     events: tuple[FindingEvent, ...]
-    still_open: Mapping[OpenKey, tuple[datetime, str]]  # -> (opened at, severity)
+    # -> (opened at, severity, the run that opened it)
+    still_open: Mapping[OpenKey, tuple[datetime, str, int]]
 
 
 def findings_timeline(
@@ -38,21 +39,25 @@ def findings_timeline(
     results: Iterable[ResultRow],
     findings: Iterable[FindingRow],
     details: Iterable[DetailRow],
-) -> tuple[list[FindingEvent], dict[OpenKey, tuple[datetime, str]]]:
+    complete: Callable[[ResultRow], bool] | None = None,
+) -> tuple[list[FindingEvent], dict[OpenKey, tuple[datetime, str, int]]]:
     """Opened and closed events of findings, and the ones open at the end of the rows.
 
     Every result that evaluated a task on a host (ok or changed, or failed with a published
-    result or findings) is compared with the previous one of the same host and task: a finding
-    it raises that was not open is opened; an open finding it no longer raises is closed.
-    Rollback runs do not count (they restore, they do not re-check).
+    result or findings) opens the findings it raises that were not open. Only a *complete*
+    result (``complete``, :meth:`Basis.complete`: ok or changed, not rolled back, not a
+    reconcile; by default ok or changed) closes: an open finding it no longer raises is
+    closed. What a failed or rolled-back result did not report was not re-checked. Rollback
+    runs do not count (they restore, they do not re-check).
     """
+    complete = complete or (lambda r: r.status in DONE)
     raised: dict[tuple[int, str, str], dict[str, str]] = defaultdict(dict)
     for f in findings:
         if f.run_id is not None:
             raised[(f.run_id, f.host, f.task)][f.finding_id] = f.severity
     published = {(d.run_id, d.host, d.task) for d in details}
     ordered = sorted(results, key=lambda r: (r.started_at, r.run_id))
-    open_now: dict[tuple[str, str], dict[str, tuple[datetime, str]]] = defaultdict(dict)
+    open_now: dict[tuple[str, str], dict[str, tuple[datetime, str, int]]] = defaultdict(dict)
     events: list[FindingEvent] = []
     for r in ordered:
         run = runs.get(r.run_id)
@@ -66,12 +71,14 @@ def findings_timeline(
         was = open_now[(r.host, r.task)]
         for fid, sev in sorted(current.items()):
             if fid not in was:
-                was[fid] = (r.started_at, sev)
+                was[fid] = (r.started_at, sev, r.run_id)
                 events.append(
                     FindingEvent("opened", r.started_at, r.run_id, r.host, r.task, fid, sev)
                 )
+        if not complete(r):
+            continue
         for fid in sorted(set(was) - set(current)):
-            _, sev = was.pop(fid)
+            _, sev, _ = was.pop(fid)
             events.append(FindingEvent("closed", r.started_at, r.run_id, r.host, r.task, fid, sev))
     still = {
         (host, task, fid): value
@@ -84,7 +91,7 @@ def findings_timeline(
 def timeline(b: Basis) -> Timeline:
     """:func:`findings_timeline` of every row read."""
     rows = b.rows
-    events, still = findings_timeline(b.runs, rows.results, rows.findings, rows.details)
+    events, still = findings_timeline(b.runs, rows.results, rows.findings, rows.details, b.complete)
     return Timeline(tuple(events), still)
 
 

@@ -15,7 +15,7 @@ from maintenance_runner.core.roledata import (
 from maintenance_runner.report.model import HostTask, Totals
 from maintenance_runner.report.sections.basis import Basis, Pair
 from maintenance_runner.report.sections.common import DONE, FAILED
-from maintenance_runner.report.sections.roles import backup_repos
+from maintenance_runner.report.sections.roles import STALE_FINDING, backup_repos
 
 
 class _Checks:
@@ -28,10 +28,21 @@ class _Checks:
             (self.passed if ok else self.failed).append(name)
 
 
-def _antivirus(data: Mapping[str, Any], check: _Checks) -> None:
+def definitions_stale(data: Mapping[str, Any], findings: Sequence[FindingRow]) -> bool | None:
+    """The role's verdict, else the definitions' age against the role's threshold
+    (``core/roledata/antivirus.py``), else whether the role raised its finding
+    ``antivirus.definitions_stale`` (Defender data from a role that published no threshold)."""
+    stale = read_antivirus(data).definitions_stale
+    if stale is None and any(f.finding_id == STALE_FINDING for f in findings):
+        return True
+    return stale
+
+
+def _antivirus(data: Mapping[str, Any], findings: Sequence[FindingRow], check: _Checks) -> None:
     av = read_antivirus(data)
     if av.definitions:
-        check("definitions fresh", av.definitions_present and not av.definitions_stale)
+        stale = definitions_stale(data, findings)
+        check("definitions fresh", av.definitions_present and not stale)
     for svc in av.services:
         if svc.required:
             check(f"service {svc.name} running", svc.running)
@@ -48,7 +59,8 @@ def checks_of(
 
     hardening: one check per enabled control; backup_verify: recovery point, repository check
     and test restore per repository (Veeam: restore point and last session per job);
-    antivirus: definitions fresh, each required service running, update, scan clean;
+    antivirus: definitions fresh (Defender: its age against the role's threshold), each
+    required service running, the update when one was attempted, scan clean;
     patching: post-patch services and commands; post_check (the window's post-check commands):
     one per command. Any other task (access_review): each finding
     above info is a failed check, none is one passed check.
@@ -64,7 +76,7 @@ def checks_of(
             check(f"{repo.name}: repository check", repo.check_ok)
             check(f"{repo.name}: test restore", repo.restore_ok)
     elif task == "antivirus" and data:
-        _antivirus(data, check)
+        _antivirus(data, findings, check)
     elif task == "post_check" and isinstance(data.get("checks"), list):
         bad = {str(n) for n in data.get("failed") or []}
         for name in data["checks"]:
@@ -84,12 +96,13 @@ def checks_of(
 
 
 def rolled_back(b: Basis) -> dict[Pair, str]:
-    """(host, task) -> ok or failed: rollbacks logged against a run in scope, and rollback
-    runs' own results."""
+    """(host, task) -> ok or failed: the deciding result's change was rolled back (a
+    ``rollbacks`` row against its run), or a rollback run in scope rolled the task back."""
     rolled: dict[Pair, str] = {}
-    for r in sorted(b.rows.rollbacks, key=lambda r: r.recorded_at):
-        if r.run_id in b.in_scope:
-            rolled[(r.host, r.task)] = "ok" if r.status == "ok" else "failed"
+    for (host, task), r in b.deciding.items():
+        state = b.undone.get((r.run_id, host, task))
+        if state is not None:
+            rolled[(host, task)] = state
     for r in b.scope_results:
         run = b.runs.get(r.run_id)
         if run is not None and run.mode == "rollback":
@@ -144,12 +157,23 @@ def host_tasks(b: Basis) -> tuple[HostTask, ...]:
     return tuple(sorted(rows, key=lambda h: (h.host, h.task)))
 
 
-def totals(rows: Sequence[HostTask]) -> Totals:
+def rolled_back_hosts(b: Basis, rows: Sequence[HostTask]) -> dict[str, str]:
+    """host -> ok or failed: the hosts a run in scope rolled back (its ``rolled_back`` and
+    ``rollback_failed`` events, which its summary line counts, also for a host that had nothing
+    to undo), and the hosts of host tasks rolled back; failed wins."""
+    hosts = dict(b.hosts_rolled_back)
+    for h in rows:
+        if h.rolled_back and hosts.get(h.host) != "failed":
+            hosts[h.host] = h.rolled_back
+    return hosts
+
+
+def totals(rows: Sequence[HostTask], rolled_hosts: Mapping[str, str] | None = None) -> Totals:
     outcomes = [h.outcome for h in rows]
     return Totals(
         host_tasks=len(rows),
         hosts=len({h.host for h in rows}),
-        done=sum(1 for o in outcomes if o in DONE),
+        done=sum(1 for h in rows if h.outcome in DONE and h.rolled_back is None),
         changed=sum(1 for h in rows if h.changed),
         failed=sum(1 for o in outcomes if o in FAILED),
         skipped=sum(1 for o in outcomes if o == "skipped"),
@@ -157,4 +181,5 @@ def totals(rows: Sequence[HostTask]) -> Totals:
         rolled_back=sum(1 for h in rows if h.rolled_back),
         checks_passed=sum(h.checks_passed for h in rows),
         checks_failed=sum(h.checks_failed for h in rows),
+        hosts_rolled_back=len(rolled_hosts or {h.host: "" for h in rows if h.rolled_back}),
     )

@@ -24,6 +24,8 @@ from maintenance_runner.core.roledata import (
 from maintenance_runner.report.model import AntivirusHost, BackupRepo, HardeningHost, PatchHost
 from maintenance_runner.report.sections.basis import Basis
 
+STALE_FINDING = "antivirus.definitions_stale"  # the role's finding for stale definitions
+
 
 def patch_host(host: str, run: RunRow | None, data: PatchingData) -> PatchHost:
     check_only = data.check_mode or (run is not None and run.mode == "check")
@@ -70,7 +72,6 @@ def backup_repos(host: str, data: BackupData) -> list[BackupRepo]:
             )
         )
     for job in data.veeam_jobs or ():
-        age, limit = job.age_hours, data.max_age_hours
         rows.append(
             BackupRepo(
                 host=host,
@@ -78,9 +79,9 @@ def backup_repos(host: str, data: BackupData) -> list[BackupRepo]:
                 kind="veeam",
                 snapshots=None,
                 newest=job.newest_point,
-                recovery_point_age_hours=age,
-                max_age_hours=limit,
-                within_target=(age <= limit) if age is not None and limit is not None else None,
+                recovery_point_age_hours=job.age_hours,
+                max_age_hours=job.max_age_hours,
+                within_target=job.within_target,
                 check_ok=job.succeeded,
                 restore_seconds=None,
                 restore_ok=None,
@@ -90,15 +91,17 @@ def backup_repos(host: str, data: BackupData) -> list[BackupRepo]:
     return rows
 
 
-def antivirus_host(host: str, data: AntivirusData) -> AntivirusHost:
+def antivirus_host(host: str, data: AntivirusData, stale: bool | None = None) -> AntivirusHost:
+    """``stale``: the verdict when the data alone has none (``hosts.definitions_stale``)."""
     return AntivirusHost(
         host=host,
         engine=data.engine,
         engine_version=data.engine_version,
         definitions_age_days=data.definitions_age_days,
-        stale=data.definitions_stale,
+        stale=data.definitions_stale if data.definitions_stale is not None else stale,
         update_ok=data.update_ok,
         infected=data.infected,
+        update=data.update_state,
     )
 
 
@@ -134,7 +137,8 @@ def role_sections(b: Basis) -> RoleSections:
         elif task == "backup_verify":
             backups.extend(backup_repos(host, read_backup(data)))
         elif task == "antivirus":
-            antivirus.append(antivirus_host(host, read_antivirus(data)))
+            stale = any(f.finding_id == STALE_FINDING for f in b.found_by(r)) or None
+            antivirus.append(antivirus_host(host, read_antivirus(data), stale))
         elif task == "hardening":
             hardening.append(hardening_host(host, read_hardening(data)))
     return RoleSections(tuple(patching), tuple(backups), tuple(antivirus), tuple(hardening))

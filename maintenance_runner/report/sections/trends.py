@@ -37,7 +37,7 @@ def _completion(b: Basis, months: Sequence[str]) -> tuple[float | None, ...]:
         month_runs = {i for i, r in b.runs.items() if month_of(r.started_at) == month}
         dec = deciding_results((r for r in b.rows.results if r.run_id in month_runs), b.runs)
         pairs = {p for i in month_runs for p in b.deferred_by_run.get(i, set())}
-        out.append(completion(dec, pairs).percent)
+        out.append(completion(dec, pairs, b.complete).percent)
     return tuple(out)
 
 
