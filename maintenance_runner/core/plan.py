@@ -86,6 +86,7 @@ class PlannedTask(_Frozen):
     changes: tuple[PlannedChange, ...] = ()
     items: tuple[str, ...] = ()
     controls: tuple[ControlChange, ...] = ()
+    waiting: tuple[str, ...] = ()  # updates the patch baseline keeps out, each with why
     error: str | None = None
 
     def by_control(self) -> dict[str, list[ControlChange]]:
@@ -327,6 +328,19 @@ def _package_items(result: TaskResult) -> list[str]:
     return items
 
 
+def _waiting(result: TaskResult) -> list[str]:
+    """``package openssl 3.0.11 -> 3.0.13: held until 2027-01-31: vendor bug`` for every pending
+    update the patch baseline keeps out of the plan."""
+    found = []
+    for pkg in result.data.get("pending") or []:
+        if isinstance(pkg, Mapping) and pkg.get("decision") == "out":
+            found.append(
+                f"package {pkg.get('name')} {pkg.get('current') or '-'} -> "
+                f"{pkg.get('candidate') or '-'}: {pkg.get('reason') or 'left out'}"
+            )
+    return sorted(found)
+
+
 def _control_changes(result: TaskResult) -> list[dict[str, Any]]:
     """The role's ``data.changes`` as plan entries; an entry that is not one is left out."""
     found = []
@@ -356,6 +370,7 @@ def host_entries(
             "changes": [],
             "items": sorted(_package_items(result)) if result.task == "patching" else [],
             "controls": _control_changes(result),
+            "waiting": _waiting(result) if result.task == "patching" else [],
             **({"error": result.error} if result.error else {}),
         }
         host["findings"].extend(

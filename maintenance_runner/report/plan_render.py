@@ -111,6 +111,8 @@ def text(plan: Plan, decisions: Sequence[Mapping[str, Any]] = ()) -> str:
                     lines += [f"        {row}" for row in (change.diff or "").splitlines()]
             for item in detail.items:
                 lines.append(f"    ~ {item}")
+            for item in detail.waiting:
+                lines.append(f"    . waits: {item}")
             if not detail.controls:
                 for change in detail.changes:
                     diff = f"  [{change.diff}]" if change.diff else ""
@@ -154,6 +156,9 @@ def _change_rows(plan: Plan) -> list[list[object]]:
                     status = h.badge("would fail" if change.would_fail else "change", tone)
                     rows.append([host, task, control, status, _control_cell(change)])
             what = [*detail.items] if detail.controls else _what(detail)
+            for item in detail.waiting:
+                rows.append([host, task, "-", h.badge("waits", "neutral"), h.Html(
+                    f'<span style="color:#777">{h.esc(item)}</span>')])  # fmt: skip
             if what or not detail.controls:
                 rows.append(
                     [

@@ -109,6 +109,31 @@ def test_apply_leaves_the_failing_control_out_or_the_whole_host_as_the_window_sa
 
 def test_a_malformed_change_entry_is_left_out_not_fatal():
     plan = plan_of([SSH, {"control": "X"}, "not a mapping"])  # type: ignore[list-item]
-    assert [c.control for c in plan.content.hosts["web1"].tasks["hardening"].controls] == [
-        "SSH-01"
-    ]
+    assert [c.control for c in plan.content.hosts["web1"].tasks["hardening"].controls] == ["SSH-01"]
+
+
+def test_updates_the_baseline_keeps_out_are_shown_greyed_with_why():
+    pending = [
+        {"name": "openssl", "current": "3.0.11", "candidate": "3.0.13", "decision": "in",
+         "reason": "security"},
+        {"name": "curl", "current": "7.88.1-10", "candidate": "7.88.1-11", "decision": "out",
+         "reason": "too new: 3 of 7 days since first seen"},
+        {"name": "linux-image-amd64", "current": "6.1.1", "candidate": "6.1.2", "decision": "out",
+         "reason": "kernel updates are excluded"},
+    ]  # fmt: skip
+    result = TaskResult.from_fact(
+        "web1", {"task": "patching", "status": "changed", "data": {"pending": pending}}
+    )
+    content = {
+        "window": "w",
+        "tasks": ["patching"],
+        "hosts": host_entries([result], []),
+        "inventory": {"path": "/i", "hash": "h"},
+        "content": {"hash": "c"},
+    }
+    plan = load_file(make_file(content, None), "plan.json")
+    shown = text(plan)
+    assert ". waits: package curl 7.88.1-10 -> 7.88.1-11: too new: 3 of 7 days" in shown
+    assert "kernel updates are excluded" in shown
+    assert "openssl" not in shown.split("waits")[1]  # the update that is in does not wait
+    assert "color:#777" in html(plan)
