@@ -16,7 +16,7 @@ PLANTED = {
 
 
 # The phases side_effect runs: absent on the first verify.
-SIDE_EFFECT_PHASES = ("before", "after", "remediate", "rollback")
+SIDE_EFFECT_PHASES = ("before", "after", "remediate", "reconcile", "rollback")
 
 
 def phase(results, name, index=0):
@@ -86,6 +86,21 @@ def test_remediation_expired_the_stale_account_and_removed_the_unapproved_key(re
     targets = remediate["data"]["remediation_targets"]
     assert all(k["user"] not in ("maint", "intruder") for k in targets["remove_keys"])
     assert remediate["rollback"]["manifest_path"].startswith("/var/lib/maint/access_review/")
+
+
+def test_reconcile_records_what_the_remediation_run_changed(results):
+    remediate = phase(results, "remediate")
+    reconciled = phase(results, "reconcile")
+    run = "run-4444-20261206T101500123456"
+    assert remediate["rollback"] == {
+        "manifest_path": f"/var/lib/maint/access_review/manifest-{run}.json"
+    }
+    assert reconciled["task"] == "access_review"
+    assert reconciled["status"] == "changed"
+    assert (reconciled["data"]["run"], reconciled["data"]["found"]) == (run, True)
+    assert reconciled["data"]["changed"] == ["/home/bob/.ssh/authorized_keys", "account:carol"]
+    # the record the remediation published, so the runner's rollback path takes it unchanged
+    assert reconciled["rollback"] == remediate["rollback"]
 
 
 def test_rollback_restored_keys_and_reenabled_accounts(results):

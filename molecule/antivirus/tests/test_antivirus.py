@@ -155,6 +155,23 @@ def test_second_run_is_clean_and_lists_the_quarantine(results):
     assert findings(run, "antivirus.update_failed")
 
 
+def test_reconcile_finds_the_run_copy_and_the_changed_conf(results):
+    _side_effect_ran(results)
+    run = "run-4545-20261206T101500123456"
+    first = phase(results, "quarantine")
+    assert first["rollback"] == {
+        "freshclam_conf": "/etc/clamav/freshclam.conf",
+        "freshclam_conf_backup": f"/etc/clamav/freshclam.conf.maint-{run}~",
+    }
+    reconciled = phase(results, "reconcile")
+    assert reconciled["task"] == "antivirus"
+    assert reconciled["status"] == "changed"
+    assert (reconciled["data"]["run"], reconciled["data"]["found"]) == (run, True)
+    assert reconciled["data"]["changed"] == ["/etc/clamav/freshclam.conf"]
+    # the record the run published, so the runner's rollback path takes it unchanged
+    assert reconciled["rollback"] == first["rollback"]
+
+
 def test_rollback_restored_freshclam_conf(results, host):
     _side_effect_ran(results)
     rollback = phase(results, "rollback")

@@ -174,3 +174,20 @@ def test_rollback_restored_every_file(results, host):
     assert not host.package("libpam-tmpdir").is_installed
     sshd = host.check_output("/usr/sbin/sshd -T")
     assert "maxauthtries 6" in sshd.splitlines()
+
+
+def test_reconcile_records_what_the_converge_run_changed(results):
+    if not ran(results, "reconcile"):
+        pytest.skip("reconcile has not run yet: side_effect comes after the first verify")
+    reconciled = phase(results, "reconcile")
+    first = phase(results, "converge", 0)
+    assert reconciled["task"] == "hardening"
+    assert reconciled["status"] == "changed"
+    assert reconciled["data"]["run"] == "run-4343-20261206T101500123456"
+    assert reconciled["data"]["found"] is True
+    changed = reconciled["data"]["changed"]
+    assert DROPIN in changed and "/etc/login.defs" in changed
+    assert "package:libpam-tmpdir" in changed
+    assert reconciled["data"]["files_changed"][DROPIN] == ["created"]
+    # the record an apply publishes, so the runner's rollback path takes it unchanged
+    assert reconciled["rollback"] == first["rollback"]
