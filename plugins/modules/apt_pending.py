@@ -12,6 +12,10 @@ description:
   - Applies the allow list, deny list, holds and the security-only mode to choose the upgrades,
     then simulates installing exactly those to return the full transaction, new dependencies
     included.
+  - With O(baseline) (a patch baseline, see docs/roles/patching.md) the baseline decides
+    instead of O(security_only), O(allow) and O(deny) - every pending update gets C(decision)
+    (in or out), C(reason), C(classification), C(first_seen) and C(age_days), judged as of the
+    baseline's C(as_of), and the transaction is simulated for the updates that are in.
   - Read-only; never changes the host. Supports check mode.
   - Does not need python3-apt; it reads C(apt-get -s) output.
 version_added: "0.1.0"
@@ -36,6 +40,18 @@ options:
     type: list
     elements: str
     default: ["*-security", "Debian-Security*", "*security*"]
+  baseline:
+    description:
+      - The host's patch baseline as the C(maint.preventive.patching_baseline) filter returns it
+        (C(name), C(source), C(group), C(as_of), C(policy)); empty for none.
+    type: dict
+    default: {}
+  first_seen:
+    description:
+      - C(NAME=VERSION) to the instant (C(YYYY-MM-DDTHH:MM:SSZ)) that version was first seen
+        pending on this host; an update not listed is first seen as of the baseline's C(as_of).
+    type: dict
+    default: {}
 notes:
   - Packages on hold (C(apt-mark hold)) are never chosen.
 """
@@ -60,7 +76,7 @@ selected:
   type: list
   elements: dict
 skipped:
-  description: Pending upgrades left out, with the reason.
+  description: Pending upgrades left out, with the reason (the baseline's reason with one).
   returned: always
   type: dict
 held:
@@ -77,6 +93,10 @@ from ansible_collections.maint.preventive.plugins.module_utils.apt_sim import (
     is_security,
     parse_simulation,
     select_updates,
+)
+from ansible_collections.maint.preventive.plugins.module_utils.patch_baseline import (
+    BaselineError,
+    choose,
 )
 
 APT_SIM = ["apt-get", "-s", "-q", "-o", "Debug::NoLocking=1"]
@@ -101,6 +121,8 @@ def main():
                 elements="str",
                 default=["*-security", "Debian-Security*", "*security*"],
             ),
+            baseline=dict(type="dict", default={}),
+            first_seen=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -114,6 +136,24 @@ def main():
     pending = simulate(module, ["dist-upgrade"])
     for pkg in pending:
         pkg["security"] = is_security(pkg, patterns)
+
+    def install(chosen):
+        pins = ["%s=%s" % (p["name"], p["candidate"]) for p in chosen]
+        transaction = simulate(module, ["install", "--no-install-recommends", *pins])
+        for pkg in transaction:
+            pkg["security"] = is_security(pkg, patterns)
+        return transaction
+
+    if module.params["baseline"]:
+        try:
+            pending, transaction, skipped = choose(
+                pending, module.params["baseline"], install, module.params["first_seen"], held
+            )
+        except BaselineError as exc:
+            module.fail_json(msg="patch baseline: %s" % exc)
+        module.exit_json(
+            changed=False, pending=pending, selected=transaction, skipped=skipped, held=held
+        )
     selected, skipped = select_updates(
         pending,
         allow=module.params["allow"],
@@ -122,12 +162,7 @@ def main():
         security_only=module.params["security_only"],
         patterns=patterns,
     )
-    transaction = []
-    if selected:
-        pins = ["%s=%s" % (p["name"], p["candidate"]) for p in selected]
-        transaction = simulate(module, ["install", "--no-install-recommends", *pins])
-        for pkg in transaction:
-            pkg["security"] = is_security(pkg, patterns)
+    transaction = install(selected) if selected else []
     module.exit_json(
         changed=False, pending=pending, selected=transaction, skipped=skipped, held=held
     )
