@@ -6,9 +6,9 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 # Debian packages the lab and the tests need (installed with apt-get when running as root).
-DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev chromium chromium-driver cron restic
+DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev chromium chromium-driver cron restic debsecan
 # Commands that tell whether those packages are present.
-DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver crontab restic
+DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver crontab restic debsecan
 N ?= 3
 # Seeded faults for make lab (maint lab up --faults; 'none' for a fleet in good order).
 FAULTS ?= outdated:all

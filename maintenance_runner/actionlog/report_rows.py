@@ -142,6 +142,17 @@ class FollowupEventRow:
 
 
 @dataclass(frozen=True)
+class SightingRow:
+    """A first sighting (``sightings``): a CVE open on a host, or its fix."""
+
+    kind: str
+    host: str
+    subject: str
+    recorded_at: datetime
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class LogRows:
     """Everything the report reads, for the history range (trends) up to the scope's end."""
 
@@ -155,3 +166,4 @@ class LogRows:
     occurrences: Sequence[OccurrenceRow] = ()
     events: Sequence[EventRow] = ()
     followups: Sequence[FollowupRow] = ()
+    sightings: Sequence[SightingRow] = ()  # CVEs and their fixes, up to the range's end

@@ -28,11 +28,13 @@ from maintenance_runner.actionlog.report_rows import (
     ResultRow,
     RollbackRow,
     RunRow,
+    SightingRow,
 )
 from maintenance_runner.actionlog.store import ActionLog
 from maintenance_runner.core.clock import parse_instant
 
 RUNNING = "running"
+CVE_KINDS = ("cve", "cve_fixed")  # the sightings a report reads
 
 # ---------------------------------------------------------------------- runs and occurrences
 
@@ -401,6 +403,15 @@ def read_rows(
         occs = set(occurrence_ids) | {x.occurrence_id for x in runs if x.occurrence_id}
         occurrences = _occurrences(conn, since, until, occs)
         followups = _followups(conn, since)
+        s = m.sightings
+        sightings = [
+            SightingRow(x.kind, x.host, x.subject, x.recorded_at, _doc(x.detail) or {})
+            for x in conn.execute(
+                select(s)
+                .where(and_(s.c.kind.in_(CVE_KINDS), s.c.recorded_at < until))
+                .order_by(s.c.id)
+            )
+        ]
     return LogRows(
         runs=runs,
         results=results,
@@ -412,6 +423,7 @@ def read_rows(
         occurrences=occurrences,
         events=events,
         followups=followups,
+        sightings=sightings,
     )
 
 

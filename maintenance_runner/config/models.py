@@ -244,6 +244,27 @@ class PatchBaseline(_Strict):
         return value if isinstance(value, timedelta) else parse_duration(value)
 
 
+class CveConfig(_Strict):
+    """``cve:``: judge each Debian host's packages against Debian's security tracker feed."""
+
+    # The feed debsecan reads (a URL or file://): Debian's tracker, or a local mirror of it.
+    feed: str = "https://security-tracker.debian.org/tracker/debsecan/release/1/"
+    suite: str = "bookworm"  # the hosts' Debian codename
+    critical_within: timedelta = timedelta(days=7)  # a critical CVE open longer: a follow-up
+
+    @field_validator("critical_within", mode="before")
+    @classmethod
+    def _within(cls, value: Any) -> timedelta:
+        return value if isinstance(value, timedelta) else parse_duration(value)
+
+    @field_validator("feed")
+    @classmethod
+    def _feed(cls, value: str) -> str:
+        if not value.startswith(("https://", "http://", "file://")):
+            raise ValueError(f"not a feed URL: {value!r} (https://... or file:///path/)")
+        return value
+
+
 class Window(_Strict):
     """A recurring maintenance window."""
 
@@ -579,6 +600,7 @@ class MaintConfig(_Strict):
     approvals: ApprovalsConfig = Field(default_factory=ApprovalsConfig)
     tick: TickConfig = Field(default_factory=TickConfig)
     notifications: NotificationsConfig | None = None
+    cve: CveConfig | None = None
     patch_baselines: dict[str, PatchBaseline] = Field(default_factory=dict)
     # inventory group -> baseline, for hosts of that group (the first group listed that a host
     # is in wins over its window's baseline)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,10 @@ from maintenance_runner.core.plan import (
     load_file,
     make_file,
 )
+from maintenance_runner.core.results import Finding, TaskResult
 from maintenance_runner.core.schedule import Occurrence, occurrences, window_status
+from maintenance_runner.cycle.cve import judge
+from maintenance_runner.cycle.followups import create_from_config
 from maintenance_runner.cycle.patch_policy import (
     UPDATE,
     baseline_digest,
@@ -142,6 +145,17 @@ def check_run(
     )
 
 
+def with_findings(
+    results: Sequence[TaskResult], extra: Mapping[str, Sequence[Finding]]
+) -> list[TaskResult]:
+    """``results`` with each host's ``extra`` findings added to its patching result."""
+    found = []
+    for result in results:
+        more = tuple(extra.get(result.host, ())) if result.task == "patching" else ()
+        found.append(replace(result, findings=(*result.findings, *more)) if more else result)
+    return found
+
+
 def build_plan(
     config: MaintConfig,
     window: Window,
@@ -246,6 +260,13 @@ def plan_window(
         say(f"planning {window.name} for {occ.key}: {', '.join(window.tasks)} (check mode)")
     as_of = clock.now()
     outcome = check_run(window, inventory, limit, extra=patch_vars(config, window, log, as_of))
+    if config.cve is not None and "patching" in window.tasks:
+        judgment = judge(
+            config.cve, log, clock, inventory, window.targets, limit, outcome.results,
+            window=window.name,
+        )  # fmt: skip
+        outcome = replace(outcome, results=with_findings(outcome.results, judgment.findings))
+        create_from_config(log, config, judgment.run_id)
     content = build_plan(config, window, occ, inventory, limit, outcome, clock, as_of)
     if not content["hosts"] and not content["unreachable"] and not allow_empty:
         raise PlanRefused(

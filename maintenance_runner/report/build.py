@@ -14,6 +14,7 @@ from maintenance_runner.report.sections.common import trend_months
 from maintenance_runner.report.sections.followups import scope_followups
 from maintenance_runner.report.sections.latency import patch_latency
 from maintenance_runner.report.sections.roles import role_sections
+from maintenance_runner.report.sections.vulnerabilities import vulnerabilities
 
 
 def title_of(scope: Scope) -> str:
@@ -80,4 +81,5 @@ def build_report_model(
             rolled_hosts,
         ),
         log_heads=dict(log_heads or {}),
+        vulnerabilities=vulnerabilities(rows, scope, months),
     )

@@ -285,6 +285,42 @@ class Kpis:
 
 
 @dataclass(frozen=True)
+class CveItem:
+    """A vulnerability on a host: open (``fixed_at`` None) or fixed."""
+
+    host: str
+    cve: str
+    package: str
+    severity: str
+    first_seen: datetime
+    fixed_in: str | None = None  # the version that fixes it
+    fixed_at: datetime | None = None  # the run that installed the fix (or the judgment that saw it)
+    days: float | None = None  # open so far, or time to remediate
+
+
+@dataclass(frozen=True)
+class RemediationStats:
+    severity: str
+    count: int
+    mean_days: float | None
+    p90_days: float | None
+
+
+@dataclass(frozen=True)
+class Vulnerabilities:
+    """CVE exposure at the scope's end, and the fixes inside it (``cve:`` in maint.yml)."""
+
+    open_by_severity: Mapping[str, int]
+    open: tuple[CveItem, ...]  # the oldest first
+    fixed: tuple[CveItem, ...]  # fixed inside the scope
+    most_exposed: tuple[tuple[str, int], ...]  # host, open CVEs
+    time_to_remediate: tuple[RemediationStats, ...]  # per severity, fixes inside the scope
+    months: tuple[str, ...] = ()
+    open_trend: tuple[int, ...] = ()  # open at each month's end
+    remediation_trend_days: tuple[float | None, ...] = ()  # mean time to remediate per month
+
+
+@dataclass(frozen=True)
 class Trends:
     months: tuple[str, ...]
     findings_by_severity: Mapping[str, tuple[int, ...]]
@@ -321,3 +357,4 @@ class Report:
     # The action log's chain heads the report was written against (table -> "id:hash16"): each
     # copy of a report is an anchor that shows rows removed from the log afterwards.
     log_heads: Mapping[str, str] = field(default_factory=dict)
+    vulnerabilities: Vulnerabilities | None = None  # when the log has CVE judgments

@@ -161,7 +161,8 @@ def render_html(report: Report) -> str:
     headers, rows = s["trends"]
     trend_html += hk.table(headers, rows)
     parts.append(hk.section(SECTION_TITLES["trends"], trend_html, anchor="trends"))
-    for key in ("cadence", "latency", "open_findings", "followups"):
+    cve_keys = ("vulnerabilities", "cve_fixed", "cve_hosts") if report.vulnerabilities else ()
+    for key in ("cadence", "latency", *cve_keys, "open_findings", "followups"):
         headers, rows = s[key]
         parts.append(hk.section(SECTION_TITLES[key], hk.table(headers, rows), anchor=key))
     if report.log_heads:

@@ -70,6 +70,12 @@ def render_markdown(report: Report) -> str:
         "followups",
         "trends",
     ]
+    if report.vulnerabilities is not None:
+        order[order.index("latency") + 1 : order.index("latency") + 1] = [
+            "vulnerabilities",
+            "cve_fixed",
+            "cve_hosts",
+        ]
     for key in order:
         out += ["", f"## {SECTION_TITLES[key]}", ""]
         if key == "hosts":

@@ -101,7 +101,34 @@ def kpi_rows(report: Report) -> list[tuple[str, str, str]]:
             f"{fu.met} / {fu.missed}",
             f"{pct(fu.percent_met)} on time; {fu.pending} awaiting a response, not yet due",
         ),
+        *_remediation_rows(report),
     ]
+
+
+def _remediation_rows(report: Report) -> list[tuple[str, str, str]]:
+    """Time to remediate, per severity: from the first judgment that saw a CVE on a host to the
+    run that installed its fix, over the fixes inside the period."""
+    v = report.vulnerabilities
+    if v is None:
+        return []
+    rows = [
+        (
+            f"Time to remediate ({s.severity})",
+            f"{num(s.mean_days, ' d')} mean, {num(s.p90_days, ' d')} p90",
+            f"{s.count} CVE fix(es) on hosts in the period, from first seen to the run that "
+            "installed the fix",
+        )
+        for s in v.time_to_remediate
+    ]
+    opened = sum(v.open_by_severity.values())
+    rows.append(
+        (
+            "Open CVEs",
+            str(opened),
+            ", ".join(f"{n} {sev}" for sev, n in v.open_by_severity.items() if n) or "none",
+        )
+    )
+    return rows
 
 
 def period(report: Report) -> str:
@@ -146,9 +173,36 @@ HOST_TASK_HEADERS = [
 ]
 
 
+def cve_sections(report: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
+    """The vulnerability tables (empty when the log holds no CVE judgment)."""
+    v = report.vulnerabilities
+    if v is None:
+        return {}
+    return {
+        "vulnerabilities": (
+            ["host", "CVE", "package", "severity", "exposed since", "days open", "fixed in"],
+            [
+                [i.host, i.cve, i.package, i.severity, when(i.first_seen), num(i.days),
+                 i.fixed_in or "no fix yet"]
+                for i in v.open
+            ],
+        ),
+        "cve_fixed": (
+            ["host", "CVE", "package", "severity", "first seen", "fixed by the run of",
+             "days to remediate"],
+            [
+                [i.host, i.cve, i.package, i.severity, when(i.first_seen),
+                 when(i.fixed_at) if i.fixed_at else "-", num(i.days)]
+                for i in v.fixed
+            ],
+        ),
+        "cve_hosts": (["host", "open CVEs"], [[h, str(n)] for h, n in v.most_exposed]),
+    }  # fmt: skip
+
+
 def sections(report: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
     """Plain tables shared by Markdown and HTML: title -> (headers, rows)."""
-    out: dict[str, tuple[list[str], list[list[str]]]] = {}
+    out: dict[str, tuple[list[str], list[list[str]]]] = dict(cve_sections(report))
     out["runs"] = (
         ["run", "window", "mode", "by", "started", "state", "hosts", "plan"],
         [
@@ -373,6 +427,16 @@ def sections(report: Report) -> dict[str, tuple[list[str], list[list[str]]]]:
             for i, month in enumerate(t.months)
         ],
     )
+    v = report.vulnerabilities
+    if v is not None and v.months == t.months:
+        headers, rows = out["trends"]
+        out["trends"] = (
+            [*headers, "open CVEs", "time to remediate"],
+            [
+                [*row, str(v.open_trend[i]), num(v.remediation_trend_days[i], " d")]
+                for i, row in enumerate(rows)
+            ],
+        )
     return out
 
 
@@ -392,6 +456,9 @@ SECTION_TITLES = {
     "open_findings": "Findings still open",
     "followups": "Follow-ups",
     "trends": "Trends by month",
+    "vulnerabilities": "Vulnerabilities: open CVEs, oldest first",
+    "cve_fixed": "CVEs fixed in the period and time to remediate",
+    "cve_hosts": "Hosts most exposed",
 }
 
 
