@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from maintenance_runner.actionlog.audits import record_audit_rows
+from maintenance_runner.actionlog.sightings import record_sightings
 from maintenance_runner.actionlog.store import ActionLog, redact
 from maintenance_runner.ansible.collection import preventive_tasks
 from maintenance_runner.ansible.execution import run_playbook
@@ -42,6 +43,7 @@ from maintenance_runner.config.load import DEFAULT_CONFIG, load_config
 from maintenance_runner.config.models import MaintConfig
 from maintenance_runner.core.clock import Clock
 from maintenance_runner.core.results import TaskResult
+from maintenance_runner.cycle.patch_policy import UPDATE, update_sightings
 from maintenance_runner.errors import UsageProblem
 
 Progress = Callable[[str, Mapping[str, Any]], None]
@@ -211,6 +213,8 @@ def run_audit(
         written = write_audit(audit, out)
         if log is not None and run_id is not None:
             record_audit(log, run_id, audit, events)
+            # approve_after counts from the first plan or audit that saw an update
+            record_sightings(log, UPDATE, update_sightings(results), run_id=run_id)
             log.finish_run(run_id, "done", headline(audit))
     except BaseException as exc:
         if log is not None and run_id is not None:
