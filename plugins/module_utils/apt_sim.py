@@ -21,7 +21,7 @@ INST_RE = re.compile(
     r"(?: \[(?P<current>[^\]]+)\])?"
     r" \((?P<candidate>\S+) (?P<origins>.*?) \[(?P<arch>[^\]]+)\]\)"
 )
-REMV_RE = re.compile(r"^Remv (?P<name>\S+)(?: \[(?P<current>[^\]]+)\])?")
+REMV_RE = re.compile(r"^(?P<verb>Remv|Purg) (?P<name>\S+)(?: \[(?P<current>[^\]]+)\])?")
 
 DEFAULT_SECURITY_PATTERNS = ("*-security", "Debian-Security*", "*security*")
 
@@ -59,7 +59,7 @@ def parse_simulation(text):
                     "candidate": None,
                     "arch": None,
                     "origins": [],
-                    "action": "remove",
+                    "action": "purge" if match.group("verb") == "Purg" else "remove",
                 }
             )
     return packages
@@ -107,3 +107,27 @@ def select_updates(pending, allow=(), deny=(), held=(), security_only=False, pat
 def deb_version_filename(version):
     """The version as it appears in a .deb file name (epoch colon escaped as %3a)."""
     return version.replace(":", "%3a")
+
+
+def describe(package):
+    """``name version`` of a simulated package (the candidate, else the installed version)."""
+    return "%s %s" % (package["name"], package.get("candidate") or package.get("current") or "")
+
+
+def install_plan(transaction, name):
+    """What installing ``name`` does, from the simulation of installing it alone: its
+    ``version``, whether it is an ``upgrade``, the other packages it ``pulls`` (new installs and
+    upgrades, ``name version``) and what it ``removes``."""
+    own = next((p for p in transaction if p["name"] == name), None)
+    return {
+        "name": name,
+        "version": own.get("candidate") if own else None,
+        "current": own.get("current") if own else None,
+        "action": own.get("action") if own else None,
+        "pulls": [
+            describe(p)
+            for p in transaction
+            if p["name"] != name and p["action"] in ("install", "upgrade")
+        ],
+        "removes": [describe(p) for p in transaction if p["action"] in ("remove", "purge")],
+    }

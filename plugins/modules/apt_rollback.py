@@ -8,8 +8,11 @@ module: apt_rollback
 short_description: Restore the exact package versions recorded in a patching manifest
 description:
   - Reads a manifest written by M(maint.preventive.apt_snapshot), reinstalls the saved pre-change
-    .deb of every package whose version moved, removes packages the patch run newly installed,
-    then verifies that every package is back at its recorded version and fails otherwise.
+    .deb of every package whose version moved (upgraded or removed), purges the packages the run
+    newly installed (dependencies included, so C(dpkg --get-selections) is what it was), then
+    verifies that every package is back at its recorded version and fails otherwise.
+  - Simulates first and refuses, changing nothing, when apt would remove any package the
+    manifest does not list (something installed since depends on it).
   - Idempotent; in check mode reports what it would restore.
 version_added: "0.1.0"
 author: maint developers
@@ -44,7 +47,7 @@ restored:
   type: list
   elements: str
 removed:
-  description: Packages the patch run had installed and the rollback removed.
+  description: Packages the run had installed and the rollback purged.
   returned: always
   type: list
   elements: str
@@ -59,6 +62,8 @@ import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.maint.preventive.plugins.module_utils.apt_lists import AptSession
+from ansible_collections.maint.preventive.plugins.module_utils.apt_sim import parse_simulation
 from ansible_collections.maint.preventive.plugins.module_utils.dpkg_query import (
     installed_versions,
 )
@@ -108,20 +113,35 @@ def main():
     if not result["changed"] or module.check_mode:
         module.exit_json(**result)
 
-    cmd = [
-        "apt-get",
+    args = [
         "install",
-        "-y",
         "-q",
         "--allow-downgrades",
         "--no-install-recommends",
+        "--purge",
         "-o",
         "Dpkg::Options::=--force-confdef",
         "-o",
         "Dpkg::Options::=--force-confold",
     ]
-    cmd += [p["deb"] for p in reinstall] + ["%s-" % name for name in remove]
-    rc, out, err = module.run_command(cmd, environ_update=ENV)
+    args += [p["deb"] for p in reinstall] + ["%s-" % name for name in remove]
+    # Purge only what the run installed: refuse when apt would take anything else with it.
+    with AptSession(module, check_mode=True) as apt:
+        rc, out, error = apt.simulate(args)
+    if rc != 0:
+        module.fail_json(msg="rollback cannot run: %s" % error, **result)
+    others = sorted(
+        p["name"]
+        for p in parse_simulation(out)
+        if p["action"] in ("remove", "purge") and p["name"] not in remove
+    )
+    if others:
+        module.fail_json(
+            msg="rollback refused: purging %s would also remove %s (installed since)"
+            % (", ".join(remove), ", ".join(others)),
+            **result,
+        )
+    rc, out, err = module.run_command(["apt-get", "-y", *args], environ_update=ENV)
     if rc != 0:
         module.fail_json(msg="rollback failed: %s" % (err.strip() or out[-2000:]), **result)
 

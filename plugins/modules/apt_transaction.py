@@ -1,0 +1,192 @@
+#!/usr/bin/python
+# Copyright: maint developers
+# Apache License 2.0 (see galaxy.yml)
+
+DOCUMENTATION = r"""
+---
+module: apt_transaction
+short_description: Plan package installs and removals with apt's own simulation
+description:
+  - Simulates installing each package of C(install) alone (C(apt-get -s install
+    --no-install-recommends) unless C(install_recommends)) to give its version, every other
+    package apt would install or upgrade with it (C(pulls)) and, when apt cannot install it from
+    the host's sources, why (C(would_fail)); then simulates installing all the installable ones
+    together, the exact transaction an apply makes (what rollback must undo).
+  - Simulates removing C(remove) (with C(purge), purging), listing every package that goes
+    with them.
+  - Writes nothing on the host, in check mode or not, except refreshing the package lists
+    outside check mode (C(refresh)). In check mode the lists are refreshed in a temporary copy;
+    simulations write their logs in a temporary directory; both are removed at the end.
+version_added: "0.2.0"
+author: maint developers
+options:
+  install:
+    description: Packages to install (names, or C(name=version)).
+    type: list
+    elements: str
+    default: []
+  remove:
+    description: Packages to remove.
+    type: list
+    elements: str
+    default: []
+  purge:
+    description: Simulate purging (configuration files too) instead of removing.
+    type: bool
+    default: false
+  install_recommends:
+    description: Let apt install recommended packages too.
+    type: bool
+    default: false
+  refresh:
+    description: Refresh the package lists first (a temporary copy in check mode).
+    type: bool
+    default: false
+  cache_valid_time:
+    description: Lists younger than this many seconds are not refreshed.
+    type: int
+    default: 0
+"""
+
+EXAMPLES = r"""
+- name: Plan the installs of the hardening controls
+  maint.preventive.apt_transaction:
+    install: [libpam-pwquality, needrestart]
+    refresh: true
+    cache_valid_time: 3600
+  register: plan
+"""
+
+RETURN = r"""
+install:
+  description:
+    - name -> C(version), C(current), C(action) (install or upgrade), C(pulls) (C(name version)
+      of every other package installed or upgraded with it), C(removes), C(would_fail).
+  returned: always
+  type: dict
+transaction:
+  description:
+    - The packages installing every installable package together changes (C(name),
+      C(current), C(candidate), C(arch), C(origins), C(action)), dependencies included.
+  returned: always
+  type: list
+  elements: dict
+new_packages:
+  description: Names the transaction newly installs (what a rollback purges).
+  returned: always
+  type: list
+  elements: str
+removal:
+  description: C(packages) the removal takes away (the simulation), C(would_fail).
+  returned: always
+  type: dict
+refreshed:
+  description: Whether the package lists were refreshed.
+  returned: always
+  type: bool
+refresh_error:
+  description: Why refreshing the lists failed (the simulation used the lists as they were).
+  returned: always
+  type: str
+"""
+
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.maint.preventive.plugins.module_utils.apt_lists import AptSession
+from ansible_collections.maint.preventive.plugins.module_utils.apt_sim import (
+    install_plan,
+    parse_simulation,
+)
+
+
+def _name(spec):
+    return spec.split("=", 1)[0]
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            install=dict(type="list", elements="str", default=[]),
+            remove=dict(type="list", elements="str", default=[]),
+            purge=dict(type="bool", default=False),
+            install_recommends=dict(type="bool", default=False),
+            refresh=dict(type="bool", default=False),
+            cache_valid_time=dict(type="int", default=0),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    if not os.path.exists("/usr/bin/apt-get"):
+        module.fail_json(msg="apt-get not found: apt_transaction works on Debian-family hosts only")
+    recommends = [] if params["install_recommends"] else ["--no-install-recommends"]
+    install, transaction, removal = {}, [], {"packages": [], "would_fail": None}
+    with AptSession(
+        module, refresh=params["refresh"], cache_valid_time=params["cache_valid_time"]
+    ) as apt:
+        for spec in params["install"]:
+            rc, out, error = apt.simulate(["install", *recommends, spec])
+            if rc != 0:
+                install[_name(spec)] = {
+                    "name": _name(spec),
+                    "version": None,
+                    "current": None,
+                    "action": None,
+                    "pulls": [],
+                    "removes": [],
+                    "would_fail": "apt cannot install %s from this host's sources: %s"
+                    % (_name(spec), error),
+                }
+                continue
+            plan = install_plan(parse_simulation(out), _name(spec))
+            plan["would_fail"] = None
+            if plan["removes"]:
+                plan["would_fail"] = "installing %s would remove %s" % (
+                    _name(spec),
+                    ", ".join(plan["removes"]),
+                )
+            install[_name(spec)] = plan
+        ok = [s for s in params["install"] if not install[_name(s)]["would_fail"]]
+        if ok:
+            rc, out, error = apt.simulate(["install", *recommends, *ok])
+            if rc == 0:
+                transaction = parse_simulation(out)
+            else:
+                for spec in ok:
+                    install[_name(spec)]["would_fail"] = "apt cannot install %s together: %s" % (
+                        ", ".join(map(_name, ok)),
+                        error,
+                    )
+        if params["remove"]:
+            verb = "purge" if params["purge"] else "remove"
+            installed = [
+                n
+                for n in params["remove"]
+                if module.run_command(["dpkg-query", "-W", "-f", "${Status}", n])[1].endswith(
+                    " installed"
+                )
+            ]
+            if installed:
+                rc, out, error = apt.simulate([verb, *installed])
+                if rc == 0:
+                    removal["packages"] = parse_simulation(out)
+                else:
+                    removal["would_fail"] = "apt cannot %s %s: %s" % (
+                        verb,
+                        ", ".join(installed),
+                        error,
+                    )
+        refreshed, refresh_error = apt.refreshed, apt.refresh_error
+    module.exit_json(
+        changed=False,
+        install=install,
+        transaction=transaction,
+        new_packages=[p["name"] for p in transaction if p["action"] == "install"],
+        removal=removal,
+        refreshed=refreshed,
+        refresh_error=refresh_error,
+    )
+
+
+if __name__ == "__main__":
+    main()
