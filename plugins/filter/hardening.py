@@ -6,7 +6,14 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
+from ansible_collections.maint.preventive.plugins.module_utils.changes import change
+from ansible_collections.maint.preventive.plugins.module_utils.findings import evidence, finder
+from ansible_collections.maint.preventive.plugins.module_utils.hardening import (
+    compliant,
+    expected_text,
+    sysctl_equal,
+    sysctl_path,
+)
 
 DOCUMENTATION_NOTE = "See docs/roles/hardening.md for the control ids and finding ids."
 
@@ -45,7 +52,9 @@ def hardening_perm_items(static_results, home_results=None):
     ]
     for r in home_results or []:
         if (r.get("stat") or {}).get("isdir"):
-            items.append({"path": r["item"], "control": "PERM-06", "mode": "0750"})
+            items.append(
+                {"path": r["item"], "control": "PERM-06", "mode": "0750", "compare": "mode"}
+            )
     return items
 
 
@@ -91,53 +100,7 @@ def hardening_not_writable(probe, kernel, network):
     }
 
 
-# --- a pass over the controls (audit in check mode, then apply) ----------------------------------
-
-
-def hardening_pass_items(
-    file_results,
-    package_items,
-    scope,
-    missing_packages,
-    legacy_installed,
-    syslog=None,
-    sysctl_live=(),
-    sysctl_control=None,
-):
-    """Per-item results of one pass, each with the ``control`` it belongs to (the input of
-    hardening_outcome): the file module's results, the packages to install, the legacy services
-    to remove, the syslog service (unless skipped) and the sysctl keys to set live."""
-    items = list(file_results or [])
-    items += [
-        dict(item, changed=True)
-        for item in package_items or []
-        if item["control"] in scope and item["package"] and item["package"] in missing_packages
-    ]
-    if "SVC-01" in scope and legacy_installed:
-        items.append({"control": "SVC-01", "changed": True})
-    if syslog is not None and not syslog.get("skipped"):
-        items.append({"control": "LOG-01", "changed": syslog.get("changed", False)})
-    items += [{"control": (sysctl_control or {})[k], "changed": True} for k in sysctl_live or []]
-    return items
-
-
-def hardening_outcome(items, controls):
-    """{control: {'ran', 'changed', 'failed'}} from per-item results that carry a ``control``
-    (the results of maint.preventive.hardening_files plus the package and service probes)."""
-    out = {c: {"ran": False, "changed": False, "failed": False} for c in controls}
-    for item in items or []:
-        control = item.get("control")
-        if control not in out or item.get("skipped"):
-            continue
-        out[control]["ran"] = True
-        out[control]["changed"] = out[control]["changed"] or bool(item.get("changed"))
-        out[control]["failed"] = out[control]["failed"] or bool(item.get("failed"))
-    return out
-
-
-def hardening_noncompliant(outcome, enabled):
-    """Enabled controls whose audit (check-mode) pass would change something, in registry order."""
-    return [c for c in enabled if (outcome.get(c) or {}).get("changed")]
+# --- the guard and the sshd settings it evaluates --------------------------------------------
 
 
 def hardening_access_todo(controls, todo):
@@ -156,132 +119,11 @@ def hardening_ssh_planned(entries, todo):
     }
 
 
-def hardening_controls(controls, enabled, audit, applied=None, check_mode=False, not_writable=None):
-    """The control table of the result: id, title, flag, severity, enabled and status.
-
-    status: ``compliant`` (nothing to change), ``fixed`` (changed in this run),
-    ``noncompliant`` (would change: check mode or not applied), ``not_writable`` (persisted but
-    the live kernel value cannot be set here), ``failed``, ``disabled``.
-    """
-    applied = applied or {}
-    not_writable = not_writable or {}
-    table = []
-    for c in controls:
-        cid = c["id"]
-        row = {
-            "id": cid,
-            "title": c["title"],
-            "flag": c["flag"],
-            "severity": c["severity"],
-            "enabled": cid in enabled,
-        }
-        if cid not in enabled:
-            row["status"] = "disabled"
-        else:
-            before = (audit.get(cid) or {}).get("changed")
-            after = applied.get(cid) or {}
-            if after.get("failed"):
-                row["status"] = "failed"
-            elif not before:
-                row["status"] = "compliant"
-            elif check_mode or not after.get("ran"):
-                row["status"] = "noncompliant"
-            else:
-                row["status"] = "fixed"
-            if row["status"] in ("compliant", "fixed") and not_writable.get(cid):
-                row["status"] = "not_writable"
-                row["not_writable"] = not_writable[cid]
-        table.append(row)
-    return table
-
-
-def hardening_score(table, before=False):
-    """compliant controls / enabled controls (``before``: as found, else after the run)."""
-    enabled = [r for r in table if r["enabled"]]
-    good = ("compliant",) if before else ("compliant", "fixed")
-    compliant = [r for r in enabled if r["status"] in good]
-    percent = round(100.0 * len(compliant) / len(enabled), 1) if enabled else 100.0
-    return {"compliant": len(compliant), "enabled": len(enabled), "percent": percent}
-
-
-def hardening_status(table, todo, refused=False, drift=None, after_problems=None):
-    """The result's status: ``failed`` on a refusal, sshd drift, access problems after the run
-    or a failed control; else ``changed`` when controls were (or would be) applied; else ``ok``."""
-    if refused or drift or after_problems or any(r["status"] == "failed" for r in table):
-        return "failed"
-    return "changed" if todo else "ok"
-
-
-def hardening_findings(
-    controls,
-    table,
-    not_writable_keys=None,
-    lockout_problems=None,
-    lockout_user="",
-    ssh_drift=None,
-    dropin="",
-):
-    """Result-contract findings: one per non-compliant or failed control, the sysctl keys a
-    container cannot write, the lockout refusal, and sshd values that did not take effect."""
-    by_id = {c["id"]: c for c in controls}
-    findings = []
-    if lockout_problems:
-        findings.append(
-            _finding(
-                "lockout_risk",
-                "critical",
-                "Access-related hardening refused for account %s: %s"
-                % (lockout_user or "?", "; ".join(lockout_problems)),
-                "Give the maintenance account an authorized key and sudo (or set "
-                "hardening_lockout_user to the account operators use), then run again.",
-            )
-        )
-    for row in table:
-        if row["status"] not in ("noncompliant", "failed"):
-            continue
-        control = by_id[row["id"]]
-        findings.append(
-            _finding(
-                control["key"],
-                control["severity"],
-                "%s %s: %s"
-                % (
-                    row["id"],
-                    row["status"].replace("noncompliant", "not compliant"),
-                    control["title"],
-                ),
-                control["recommendation"],
-            )
-        )
-    if ssh_drift:
-        findings.append(
-            _finding(
-                "sshd_not_effective",
-                "high",
-                "sshd does not use the hardened values for: %s"
-                % ", ".join("%s (%s)" % (d["key"], d["control"]) for d in ssh_drift),
-                "Look for a Match block or an Include read before %s, "
-                "fix it, then reload sshd." % (dropin or "the hardening drop-in"),
-            )
-        )
-    if not_writable_keys:
-        findings.append(
-            _finding(
-                "sysctl_not_writable",
-                "low",
-                "%d kernel setting(s) differ and cannot be set live on this host "
-                "(read-only /proc/sys, typical of containers); persisted for the next boot: %s"
-                % (len(not_writable_keys), ", ".join(sorted(not_writable_keys))),
-                "Set them on the container host or VM kernel; inside a container "
-                "they are the host's to decide.",
-            )
-        )
-    return findings
-
-
-def hardening_backup_files(controls, todo):
-    """[{path, kind}] of every file the controls in ``todo`` touch (a control's ``kind`` is
-    ``content``, or ``mode`` when it only changes mode and ownership)."""
+def hardening_backup_files(controls, todo, found=None):
+    """[{path, kind}] of every file the controls in ``todo`` touch: each control's ``files``
+    (``kind`` ``content``, or ``mode`` when it only changes mode and ownership) and the files
+    the audit found it changes (``found``: {control: [paths]}, e.g. the sshd file whose line
+    wins, a later sysctl file)."""
     out = []
     seen = set()
     for c in controls:
@@ -291,7 +133,7 @@ def hardening_backup_files(controls, todo):
         if isinstance(files, str):
             files = [files]
         kind = c.get("kind") or "content"
-        for path in files:
+        for path in list(files) + list((found or {}).get(c["id"]) or []):
             if path and (path, kind) not in seen:
                 seen.add((path, kind))
                 out.append({"path": path, "kind": kind})
@@ -313,20 +155,27 @@ def hardening_user_homes(getent_passwd, min_uid=1000):
 
 
 def hardening_ssh_drift(entries, effective):
-    """sshd directives (per-control entries with ``lines``) whose effective value (sshd -T)
-    differs from the wanted one."""
+    """sshd directives (per-control entries with ``lines``, each ``compare`` optional) whose
+    effective value (sshd -T) does not meet the wanted one."""
+    from ansible_collections.maint.preventive.plugins.module_utils.sshd_config import normalize
+
     drift = []
     for entry in entries:
         for d in entry["lines"]:
-            got = str(effective.get(d["key"].lower(), "")).lower()
-            want = str(d["value"]).lower()
-            if got != want:
+            key = d["key"].lower()
+            got = effective.get(key)
+            ok = compliant(
+                d.get("compare") or "eq",
+                normalize(key, got) if got is not None else None,
+                normalize(key, d["value"]),
+            )
+            if not ok:
                 drift.append(
                     {
                         "control": entry["control"],
                         "key": d["key"],
                         "wanted": str(d["value"]),
-                        "effective": got,
+                        "effective": "" if got is None else str(got),
                     }
                 )
     return drift
@@ -339,6 +188,729 @@ def hardening_modprobe_conf(modules, control):
         lines.append("install %s /bin/false" % module)
         lines.append("blacklist %s" % module)
     return "\n".join(lines) + "\n"
+
+
+# --- the effective state of each control ---------------------------------------------------------
+
+# Controls judged on the effective state read by probes, whose file entries only carry the fix.
+JUDGED_BY_PROBES = ("KERN-01", "NET-01", "AUTH-03")
+# Where a package's own scripts change files when it is installed (pam-auth-update profiles).
+PACKAGE_NOTE = "changed by the package's maintainer scripts (pam-auth-update) when it is installed"
+
+
+def hardening_skip(skip_controls, host):
+    """The controls the runner asks this host to skip: ``maint_skip_controls`` is
+    {host: [control, ...]} (a plain list applies to every host)."""
+    if isinstance(skip_controls, (list, tuple)):
+        return [str(c) for c in skip_controls]
+    return [str(c) for c in (skip_controls or {}).get(host) or []]
+
+
+def hardening_sudoers_items(tree, file_mode="0440", dir_mode="0750"):
+    """PERM-05 items for every file and include directory of the sudoers tree
+    (maint.preventive.hardening_effective ``sudoers``): root-owned, at most 0440 and 0750."""
+    return [
+        {
+            "control": "PERM-05",
+            "path": node["path"],
+            "mode": file_mode if node["kind"] == "file" else dir_mode,
+            "owner": "root",
+            "group": "root",
+            "compare": "mode",
+        }
+        for node in tree or []
+    ]
+
+
+VENDOR_SYSCTL_DIRS = (
+    "/run/sysctl.d/",
+    "/usr/local/lib/sysctl.d/",
+    "/usr/lib/sysctl.d/",
+    "/lib/sysctl.d/",
+)
+
+
+def hardening_sysctl_entries(wanted, control_of, persisted, role_file, enabled):
+    """hardening_files entries that make each key persist its wanted value at boot, for the
+    keys whose persisted value is not compliant: the role's sysctl.d file when it would win,
+    else the line of the later file that wins (sysctl --system: the last assignment wins). A
+    vendor file (/usr/lib/sysctl.d...) is never edited: a file of the same name in
+    /etc/sysctl.d, a copy of it with the line changed, overrides it."""
+    role, others = {}, {}
+    for key, value in (wanted or {}).items():
+        cid = (control_of or {}).get(key)
+        if cid not in (enabled or []):
+            continue
+        found = (persisted or {}).get(key)
+        if found and sysctl_equal(found["value"], value):
+            continue
+        where = found["source"].rsplit(":", 1)[0] if found else role_file
+        target = role if where == role_file or _sorts_before(where, role_file) else others
+        target.setdefault((cid, where), []).append({"key": key, "value": value})
+    entries = []
+    for (cid, _path), lines in sorted(role.items(), key=lambda kv: kv[0][0]):
+        entries.append(
+            {
+                "control": cid,
+                "kind": "lines",
+                "path": role_file,
+                "sep": " = ",
+                "lines": lines,
+                "owner": "root",
+                "group": "root",
+                "mode": "0644",
+            }
+        )
+    for (cid, path), lines in sorted(others.items()):
+        entry = {"control": cid, "kind": "lines", "path": path, "sep": " = ", "lines": lines}
+        if path.startswith(VENDOR_SYSCTL_DIRS):
+            entry.update(
+                path="/etc/sysctl.d/" + path.rsplit("/", 1)[-1],
+                base=path,
+                owner="root",
+                group="root",
+                mode="0644",
+            )
+        else:
+            entry["create"] = False
+        entries.append(entry)
+    return entries
+
+
+def _sorts_before(path, role_file):
+    """Whether a sysctl file is applied before the role's file (so the role's file wins)."""
+    if path == "/etc/sysctl.conf":
+        return False
+    return path.rsplit("/", 1)[-1] < role_file.rsplit("/", 1)[-1]
+
+
+def hardening_pwquality_lines(settings, wanted, conf="/etc/security/pwquality.conf"):
+    """The pwquality.conf lines to set: the wanted settings ({name: {value, compare}}) that are
+    not met in effect and that pwquality.conf decides (not overridden by pwquality.conf.d or
+    the pam_pwquality arguments)."""
+    lines = []
+    for name, want in (wanted or {}).items():
+        found = (settings or {}).get(name)
+        if found and compliant(want.get("compare"), found["value"], want["value"]):
+            continue
+        if found and not found["source"].startswith(conf + ":"):
+            continue
+        lines.append({"key": name, "value": want["value"], "compare": want.get("compare")})
+    return lines
+
+
+def _new_assessment():
+    return {
+        "noncompliant": False,
+        "items": [],
+        "changes": [],
+        "latent": [],
+        "files": [],
+        "would_fail": [],
+        "changed": False,
+        "failed": False,
+        "errors": [],
+    }
+
+
+def _package_items(cid, ctx):
+    """The package of a control: an evidence item when it is missing, and its install."""
+    out = []
+    installed = ctx.get("installed") or {}
+    for item in ctx.get("packages") or []:
+        if item["control"] != cid or not item.get("package"):
+            continue
+        name = item["package"]
+        present = name in installed
+        out.append(
+            {
+                "key": name,
+                "phrase": "%s is %s" % (name, "installed" if present else "not installed"),
+                "effective": "%s installed" % name if present else "%s not installed" % name,
+                "expected": "%s installed" % name,
+                "source": "dpkg-query -W %s" % name,
+                "compliant": present,
+                "package": name,
+            }
+        )
+    return out
+
+
+def _install_change(cid, name, ctx):
+    plan = ((ctx.get("apt") or {}).get("install") or {}).get(name) or {}
+    return change(
+        cid,
+        "package",
+        name,
+        "upgrade" if plan.get("action") == "upgrade" else "install",
+        before=plan.get("current"),
+        after=plan.get("version"),
+        pulls=plan.get("pulls") or [],
+        would_fail=plan.get("would_fail"),
+    )
+
+
+def _pam_item(cid, ctx):
+    pam = (ctx.get("pam") or {}).get(cid)
+    if not pam:
+        return None
+    where = "the %s stack of %s" % (pam["type"], pam["service"])
+    found = pam["found"] and bool(pam.get("module_file"))
+    if pam["found"]:
+        effective = "%s %s in %s" % (pam["type"], pam["module"], where)
+        if not pam.get("module_file"):
+            effective += ", but the module file is missing"
+    else:
+        effective = "%s not in %s" % (pam["module"], where)
+    return {
+        "key": pam["module"],
+        "phrase": "%s (%s)" % (effective, pam["source"] or "/etc/pam.d/%s" % pam["service"]),
+        "effective": effective,
+        "expected": "%s in %s" % (pam["module"], where),
+        "source": pam["source"] or "/etc/pam.d/%s" % pam["service"],
+        "compliant": found,
+        "pam": pam,
+    }
+
+
+def _pam_control(cid, ctx, a):
+    """AUTH-03, AUTH-04: judged on the effective PAM stack; fixed by installing the package
+    (its pam-auth-update profile adds the module)."""
+    pam_item = _pam_item(cid, ctx)
+    packages = _package_items(cid, ctx)
+    if pam_item is None:
+        a["items"].extend(packages)
+        return
+    a["items"].append(pam_item)
+    if cid == "AUTH-03":
+        for name, want in (ctx.get("pwquality_wanted") or {}).items():
+            found = (ctx.get("pwquality") or {}).get(name)
+            ok = bool(found) and compliant(want.get("compare"), found["value"], want["value"])
+            a["items"].append(
+                {
+                    "key": name,
+                    "phrase": "%s = %s from %s" % (name, found["value"], found["source"])
+                    if found
+                    else "%s not set (pwquality's built-in default)" % name,
+                    "effective": "%s = %s" % (name, found["value"])
+                    if found
+                    else "%s not set (pwquality's default)" % name,
+                    "expected": expected_text(name + " =", want["value"], want.get("compare")),
+                    "source": found["source"] if found else ctx.get("pwquality_conf", ""),
+                    "compliant": ok,
+                }
+            )
+            if (
+                found
+                and not ok
+                and not found["source"].startswith(
+                    ctx.get("pwquality_conf", "/etc/security/pwquality.conf") + ":"
+                )
+            ):
+                a["would_fail"].append(
+                    "%s = %s is set by %s, which overrides %s"
+                    % (name, found["value"], found["source"], ctx.get("pwquality_conf"))
+                )
+    if pam_item["compliant"]:
+        return
+    missing = [p["package"] for p in packages if not p["compliant"]]
+    if missing:
+        for name in missing:
+            a["changes"].append(_install_change(cid, name, ctx))
+        for path in (ctx.get("package_files") or {}).get(cid) or []:
+            a["changes"].append(change(cid, "file", path, "modify", note=PACKAGE_NOTE))
+            a["files"].append(path)
+    else:
+        a["would_fail"].append(
+            "%s is installed but %s; enable its profile with pam-auth-update"
+            % (", ".join(p["package"] for p in packages) or pam_item["key"], pam_item["effective"])
+        )
+
+
+def _plain_package_control(cid, ctx, a):
+    """LOG-01, PKG-01, PKG-02: the package is installed (LOG-01: any syslog daemon)."""
+    items = _package_items(cid, ctx)
+    if cid == "LOG-01":
+        installed = ctx.get("installed") or {}
+        daemons = [d for d in ctx.get("syslog_packages") or [] if d in installed]
+        if daemons:
+            items = [
+                dict(i, compliant=True, effective="%s installed" % ", ".join(daemons))
+                for i in items
+            ]
+    a["items"].extend(items)
+    for item in items:
+        if not item["compliant"]:
+            a["changes"].append(_install_change(cid, item["package"], ctx))
+    syslog = ctx.get("syslog") or {}
+    if cid == "LOG-01" and syslog and not syslog.get("skipped"):
+        name = syslog.get("name") or "rsyslog"
+        running = not syslog.get("changed")
+        if ctx.get("pass") == "apply":
+            running = True
+        a["items"].append(
+            {
+                "key": name,
+                "phrase": "%s is not running or not enabled at boot" % name,
+                "effective": "%s running and enabled" % name
+                if running
+                else "%s not running or not enabled" % name,
+                "expected": "%s running and enabled at boot" % name,
+                "source": "systemctl status %s" % name,
+                "compliant": not syslog.get("changed") if ctx.get("pass") != "apply" else True,
+            }
+        )
+        if syslog.get("changed"):
+            a["changes"].append(
+                change(
+                    cid,
+                    "service",
+                    name,
+                    "set",
+                    before="stopped or disabled",
+                    after="running, enabled at boot",
+                )
+            )
+            a["changed"] = True
+
+
+def _legacy_control(cid, ctx, a):
+    """SVC-01: the legacy service packages are not installed; removing them takes what the
+    removal simulation says with them."""
+    legacy = ctx.get("legacy") or []
+    installed = ctx.get("installed") or {}
+    for name in legacy:
+        versions = installed.get(name) or [{}]
+        a["items"].append(
+            {
+                "key": name,
+                "phrase": "%s %s is installed" % (name, versions[0].get("version", "")),
+                "effective": "%s %s installed" % (name, versions[0].get("version", "")),
+                "expected": "%s not installed" % name,
+                "source": "dpkg-query -W %s" % name,
+                "compliant": False,
+            }
+        )
+    if not legacy:
+        return
+    removal = ctx.get("removal") or {}
+    removed = removal.get("packages") or []
+    by_name = {p["name"]: p for p in removed}
+    for name in legacy:
+        own = by_name.get(name) or {"current": (installed.get(name) or [{}])[0].get("version")}
+        a["changes"].append(
+            change(
+                cid,
+                "package",
+                name,
+                "remove",
+                before=own.get("current"),
+                pulls=[
+                    "%s %s" % (p["name"], p.get("current") or "")
+                    for p in removed
+                    if p["name"] not in legacy
+                ],
+                would_fail=removal.get("would_fail"),
+            )
+        )
+
+
+def _sysctl_control(cid, ctx, a):
+    probe = ctx.get("sysctl_live") or {}
+    persisted = ctx.get("sysctl_persisted") or {}
+    wanted = ctx.get("sysctl_wanted") or {}
+    set_live = ctx.get("sysctl_set")
+    for key, owner in (ctx.get("sysctl_control") or {}).items():
+        if owner != cid or key not in wanted:
+            continue
+        value = wanted[key]
+        live = (probe.get("current") or {}).get(key)
+        if live is not None:
+            writable = key in (probe.get("writable") or [])
+            ok = sysctl_equal(live, value)
+            a["items"].append(
+                {
+                    "key": key,
+                    "phrase": "%s = %s in the running kernel" % (key, live),
+                    "effective": "%s = %s (running kernel)" % (key, live),
+                    "expected": "%s = %s" % (key, value),
+                    "source": sysctl_path(key),
+                    "compliant": ok or not writable,
+                }
+            )
+            todo = (not ok and writable) if set_live is None else key in set_live
+            if todo:
+                a["changes"].append(change(cid, "sysctl", key, "set", before=live, after=value))
+        found = persisted.get(key)
+        a["items"].append(
+            {
+                "key": key,
+                "phrase": "%s = %s at boot from %s" % (key, found["value"], found["source"])
+                if found
+                else "%s is not persisted (no sysctl.d file or /etc/sysctl.conf sets it)" % key,
+                "effective": "%s = %s at boot" % (key, found["value"])
+                if found
+                else "%s not persisted" % key,
+                "expected": "%s = %s at boot" % (key, value),
+                "source": found["source"]
+                if found
+                else "no sysctl.d file or /etc/sysctl.conf sets it",
+                "compliant": bool(found) and sysctl_equal(found["value"], value),
+            }
+        )
+        for old in (found or {}).get("overridden") or []:
+            if not sysctl_equal(old["value"], value):
+                a["latent"].append(
+                    {
+                        "key": key,
+                        "effective": "%s = %s" % (key, old["value"]),
+                        "expected": "%s = %s" % (key, value),
+                        "source": old["source"],
+                        "why": "overridden by %s" % found["source"],
+                    }
+                )
+
+
+def hardening_assess(controls, enabled, ctx):
+    """Per enabled control, what the host really runs with and what fixing it changes:
+    {control: {noncompliant, items (evidence: key, effective, expected, source, compliant),
+    changes (data.changes entries), latent (non-compliant settings that do not apply now),
+    files (what the fix writes besides the registry's files), would_fail (why the fix cannot
+    succeed, joined), changed, failed}}.
+
+    ``ctx`` carries one pass's probes and module results: ``pass`` (audit or apply), ``files``
+    (maint.preventive.hardening_files results), ``sshd`` (maint.preventive.hardening_sshd
+    ``controls``), ``packages`` (control, package), ``installed`` (package_facts), ``apt``
+    (maint.preventive.apt_transaction), ``pam``, ``pwquality``, ``pwquality_wanted``,
+    ``pwquality_conf`` (maint.preventive.hardening_effective), ``sysctl_live``
+    (maint.preventive.hardening_sysctl_probe), ``sysctl_persisted``, ``sysctl_wanted``,
+    ``sysctl_control``, ``sysctl_set`` (apply: the keys set live), ``legacy`` and
+    ``removal`` (SVC-01), ``syslog`` (the LOG-01 service task), ``syslog_packages``,
+    ``package_files`` ({control: files a package's scripts change}).
+    """
+    by_control = {}
+    for result in ctx.get("files") or []:
+        if result.get("skipped"):
+            continue
+        by_control.setdefault(result.get("control"), []).append(result)
+    sshd = ctx.get("sshd") or {}
+    out = {}
+    for c in controls:
+        cid = c["id"]
+        if cid not in (enabled or []):
+            continue
+        a = _new_assessment()
+        for result in by_control.get(cid, []):
+            if cid not in JUDGED_BY_PROBES:
+                a["items"].extend(result.get("items") or [])
+            if result.get("changed") or result.get("failed"):
+                a["changes"].extend(result.get("changes") or [])
+                if result["path"] not in a["files"]:
+                    a["files"].append(result["path"])
+            a["changed"] = a["changed"] or bool(result.get("changed"))
+            if result.get("failed"):
+                a["failed"] = True
+                a["errors"].append(result.get("msg") or "")
+        if cid in sshd:
+            s = sshd[cid]
+            a["items"].extend(s.get("items") or [])
+            a["latent"].extend(s.get("latent") or [])
+            a["changes"].extend(s.get("changes") or [])
+            a["files"].extend(p for p in s.get("files") or [] if p not in a["files"])
+            if s.get("would_fail"):
+                a["would_fail"].append(s["would_fail"])
+            a["changed"] = a["changed"] or bool(s.get("changed"))
+            a["failed"] = a["failed"] or bool(s.get("failed"))
+        if cid in ("KERN-01", "NET-01"):
+            _sysctl_control(cid, ctx, a)
+            a["changed"] = a["changed"] or any(ch["kind"] == "sysctl" for ch in a["changes"])
+        elif cid in ("AUTH-03", "AUTH-04"):
+            _pam_control(cid, ctx, a)
+        elif cid in ("LOG-01", "PKG-01", "PKG-02"):
+            _plain_package_control(cid, ctx, a)
+        elif cid == "SVC-01":
+            _legacy_control(cid, ctx, a)
+        for ch in a["changes"]:
+            if ch.get("would_fail"):
+                a["would_fail"].append(ch["would_fail"])
+        a["would_fail"] = "; ".join(dict.fromkeys(w for w in a["would_fail"] if w)) or None
+        if a["would_fail"]:
+            for ch in a["changes"]:
+                ch["would_fail"] = ch.get("would_fail") or a["would_fail"]
+        a["noncompliant"] = any(not item.get("compliant", True) for item in a["items"])
+        if ctx.get("pass") == "apply" and any(ch["kind"] == "package" for ch in a["changes"]):
+            a["changed"] = True
+        for item in a["items"]:
+            item.pop("pam", None)
+            item.pop("package", None)
+        out[cid] = a
+    return out
+
+
+def hardening_plan(assessment, enabled, skip=()):
+    """The enabled controls that are not compliant and not skipped, in registry order: what a
+    plan shows (including the changes that would fail)."""
+    return [
+        c
+        for c in enabled
+        if (assessment.get(c) or {}).get("noncompliant") and c not in (skip or [])
+    ]
+
+
+def hardening_todo(assessment, enabled, skip=()):
+    """What the apply pass changes: the plan without the changes that would fail."""
+    return [c for c in hardening_plan(assessment, enabled, skip) if not assessment[c]["would_fail"]]
+
+
+def hardening_found_files(assessment, todo):
+    """{control: [files]} the audit found the controls in ``todo`` change (for the backup)."""
+    return {c: list((assessment.get(c) or {}).get("files") or []) for c in todo}
+
+
+# --- the result: control table, score, status, findings, changes ---------------------------------
+
+
+def hardening_controls(
+    controls,
+    enabled,
+    audit,
+    applied=None,
+    check_mode=False,
+    not_writable=None,
+    skip=(),
+    skip_reason="skipped on this host by the runner (maint_skip_controls)",
+):
+    """The control table of the result: id, title, flag, severity, enabled, status, and for a
+    control that is not compliant its ``evidence`` (effective, expected, source of each failing
+    item), ``would_fail`` (why its fix cannot succeed) and, when skipped, ``reason``.
+
+    status: ``compliant`` (compliant in effect, nothing to change), ``fixed`` (changed in this
+    run), ``noncompliant`` (would change: check mode or not applied), ``skipped`` (not
+    compliant, left alone on purpose: maint_skip_controls, or an apply whose fix was predicted
+    to fail), ``not_writable`` (persisted but the live kernel value cannot be set here),
+    ``failed``, ``disabled``.
+    """
+    applied = applied or {}
+    not_writable = not_writable or {}
+    table = []
+    for c in controls:
+        cid = c["id"]
+        row = {
+            "id": cid,
+            "title": c["title"],
+            "flag": c["flag"],
+            "severity": c["severity"],
+            "enabled": cid in enabled,
+        }
+        if cid not in enabled:
+            row["status"] = "disabled"
+            table.append(row)
+            continue
+        found = audit.get(cid) or {}
+        after = applied.get(cid) or {}
+        if after.get("failed"):
+            row["status"] = "failed"
+            row["error"] = "; ".join(e for e in after.get("errors") or [] if e) or None
+        elif not found.get("noncompliant"):
+            row["status"] = "compliant"
+        elif cid in (skip or []):
+            row["status"] = "skipped"
+            row["reason"] = skip_reason
+        elif found.get("would_fail") and not check_mode:
+            row["status"] = "skipped"
+            row["reason"] = "not attempted: the change would fail: %s" % found["would_fail"]
+        elif check_mode or not (after.get("changed") or after.get("changes")):
+            row["status"] = "noncompliant"
+        else:
+            row["status"] = "fixed"
+        if row["status"] in ("compliant", "fixed") and not_writable.get(cid):
+            row["status"] = "not_writable"
+            row["not_writable"] = not_writable[cid]
+        if found.get("noncompliant"):
+            row["evidence"] = [
+                {k: i.get(k, "") for k in ("effective", "expected", "source")}
+                for i in found.get("items") or []
+                if not i.get("compliant", True)
+            ]
+            row["would_fail"] = found.get("would_fail")
+        table.append(row)
+    return table
+
+
+def hardening_score(table, before=False):
+    """compliant controls / enabled controls (``before``: as found, else after the run)."""
+    enabled = [r for r in table if r["enabled"]]
+    good = ("compliant",) if before else ("compliant", "fixed")
+    compliant_rows = [r for r in enabled if r["status"] in good]
+    percent = round(100.0 * len(compliant_rows) / len(enabled), 1) if enabled else 100.0
+    return {"compliant": len(compliant_rows), "enabled": len(enabled), "percent": percent}
+
+
+def hardening_status(table, todo, refused=False, drift=None, after_problems=None):
+    """The result's status: ``failed`` on a refusal, sshd drift, access problems after the run
+    or a failed control; else ``changed`` when controls were (or would be) applied; else ``ok``."""
+    if refused or drift or after_problems or any(r["status"] == "failed" for r in table):
+        return "failed"
+    return "changed" if todo else "ok"
+
+
+def _phrase(item):
+    if item.get("phrase"):
+        return item["phrase"]
+    return "%s from %s" % (item.get("effective", ""), item.get("source", ""))
+
+
+def _evidence_of(items):
+    failing = [i for i in items if not i.get("compliant", True)]
+    if not failing:
+        return None
+    return evidence(
+        "; ".join(i.get("effective", "") for i in failing),
+        "; ".join(i.get("expected", "") for i in failing),
+        "; ".join(dict.fromkeys(i.get("source", "") for i in failing)),
+    )
+
+
+def hardening_findings(
+    controls,
+    table,
+    assessment=None,
+    not_writable_keys=None,
+    lockout_problems=None,
+    lockout_user="",
+    ssh_drift=None,
+    dropin="",
+):
+    """Result-contract findings: one per control that is not compliant (or failed), stating the
+    problem with the effective value and the file and line that set it, with ``evidence``;
+    one latent-risk finding (low) per control with settings that are overridden now but take
+    effect if what overrides them goes; the sysctl keys a container cannot write; the lockout
+    refusal; and sshd values that did not take effect after the run."""
+    by_id = {c["id"]: c for c in controls}
+    assessment = assessment or {}
+    findings = []
+    if lockout_problems:
+        findings.append(
+            _finding(
+                "lockout_risk",
+                "critical",
+                "Access-related hardening refused for account %s: %s"
+                % (lockout_user or "?", "; ".join(lockout_problems)),
+                "Give the maintenance account an authorized key and sudo (or set "
+                "hardening_lockout_user to the account operators use), then run again.",
+            )
+        )
+    for row in table:
+        control = by_id[row["id"]]
+        found = assessment.get(row["id"]) or {}
+        if row["status"] in ("noncompliant", "failed", "skipped"):
+            failing = [i for i in found.get("items") or [] if not i.get("compliant", True)]
+            problem = control.get("problem") or control["title"]
+            shown = "; ".join(_phrase(i) for i in failing[:4])
+            if len(failing) > 4:
+                shown += "; and %d more" % (len(failing) - 4)
+            message = "%s: %s" % (problem, shown) if shown else problem
+            if row["status"] == "failed":
+                message += " (the change failed: %s)" % (row.get("error") or "see the run")
+            elif found.get("would_fail"):
+                message += " (the fix cannot be applied here: %s)" % found["would_fail"]
+            findings.append(
+                _finding(
+                    control["key"],
+                    control["severity"],
+                    message,
+                    control["recommendation"],
+                    evidence=_evidence_of(failing) or evidence(problem, control["title"], ""),
+                )
+            )
+        latent = found.get("latent") or []
+        if latent and row["status"] != "disabled":
+            findings.append(
+                _finding(
+                    control["key"] + "_latent",
+                    "low",
+                    "%s: settings that do not apply now but take effect if what overrides "
+                    "them goes: %s"
+                    % (
+                        row["id"],
+                        "; ".join(
+                            "%s at %s (%s)" % (i["effective"], i["source"], i["why"])
+                            for i in latent
+                        ),
+                    ),
+                    "Remove or correct these lines so a later change cannot bring them back.",
+                    evidence=evidence(
+                        "; ".join(i["effective"] for i in latent),
+                        "; ".join(dict.fromkeys(i["expected"] for i in latent)),
+                        "; ".join(i["source"] for i in latent),
+                    ),
+                )
+            )
+    if ssh_drift:
+        findings.append(
+            _finding(
+                "sshd_not_effective",
+                "high",
+                "sshd does not use the hardened values for: %s"
+                % ", ".join(
+                    "%s %s (%s)" % (d["key"], d["effective"] or "(unset)", d["control"])
+                    for d in ssh_drift
+                ),
+                "Look for a Match block or an Include read before %s, "
+                "fix it, then reload sshd." % (dropin or "the hardening drop-in"),
+                evidence=evidence(
+                    "; ".join("%s %s" % (d["key"].lower(), d["effective"]) for d in ssh_drift),
+                    "; ".join("%s %s" % (d["key"].lower(), d["wanted"]) for d in ssh_drift),
+                    "sshd -T",
+                ),
+            )
+        )
+    if not_writable_keys:
+        findings.append(
+            _finding(
+                "sysctl_not_writable",
+                "low",
+                "%d kernel setting(s) differ and cannot be set live on this host "
+                "(read-only /proc/sys, typical of containers); persisted for the next boot: %s"
+                % (len(not_writable_keys), ", ".join(sorted(not_writable_keys))),
+                "Set them on the container host or VM kernel; inside a container "
+                "they are the host's to decide.",
+            )
+        )
+    return findings
+
+
+def hardening_changes(assessment, controls, reload_service="ssh"):
+    """data.changes: the changes of ``controls`` (the plan in check mode, what was applied
+    after an apply) in registry order, and the sshd reload when an sshd file changes."""
+    out = []
+    for cid in controls:
+        out.extend((assessment.get(cid) or {}).get("changes") or [])
+    ssh = [
+        ch
+        for ch in out
+        if ch["control"].startswith("SSH-") and ch["kind"] == "file" and not ch.get("would_fail")
+    ]
+    if ssh:
+        out.append(
+            change(
+                "HARD-05",
+                "service",
+                reload_service,
+                "reload",
+                note="after sshd -t validates the configuration",
+            )
+        )
+    return out
+
+
+def hardening_applied(assessment, todo):
+    """The controls of ``todo`` the apply pass changed."""
+    return [
+        c
+        for c in todo
+        if (assessment.get(c) or {}).get("changed") or (assessment.get(c) or {}).get("changes")
+    ]
 
 
 WINDOWS_CONTROLS = {
@@ -377,20 +949,27 @@ class FilterModule:
     def filters(self):
         return {
             "hardening_enabled": hardening_enabled,
+            "hardening_skip": hardening_skip,
             "hardening_perm_items": hardening_perm_items,
+            "hardening_sudoers_items": hardening_sudoers_items,
             "hardening_sysctl_control": hardening_sysctl_control,
+            "hardening_sysctl_entries": hardening_sysctl_entries,
+            "hardening_pwquality_lines": hardening_pwquality_lines,
             "hardening_missing_packages": hardening_missing_packages,
             "hardening_sysctl_live": hardening_sysctl_live,
             "hardening_sysctl_current": hardening_sysctl_current,
             "hardening_not_writable": hardening_not_writable,
-            "hardening_pass_items": hardening_pass_items,
+            "hardening_assess": hardening_assess,
+            "hardening_plan": hardening_plan,
+            "hardening_todo": hardening_todo,
+            "hardening_found_files": hardening_found_files,
+            "hardening_applied": hardening_applied,
+            "hardening_changes": hardening_changes,
             "hardening_access_todo": hardening_access_todo,
             "hardening_ssh_planned": hardening_ssh_planned,
-            "hardening_status": hardening_status,
-            "hardening_outcome": hardening_outcome,
-            "hardening_noncompliant": hardening_noncompliant,
             "hardening_controls": hardening_controls,
             "hardening_score": hardening_score,
+            "hardening_status": hardening_status,
             "hardening_findings": hardening_findings,
             "hardening_backup_files": hardening_backup_files,
             "hardening_user_homes": hardening_user_homes,

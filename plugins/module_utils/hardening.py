@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 
 # Groups that give full sudo on Debian (sudo) and RHEL (wheel) in their default sudoers.
 SUDO_GROUPS = ("sudo", "wheel", "admin")
@@ -198,6 +199,28 @@ def file_differences(entry, live):
     return found
 
 
+def _setting_name(stripped):
+    body = stripped[1:] if stripped.startswith("#") else stripped
+    if not body or body[0].isspace():
+        return "", ""
+    parts = body.replace("=", " ", 1).split(None, 1)
+    return parts[0], (parts[1].strip() if len(parts) > 1 else "")
+
+
+def find_setting(text, key):
+    """``(value, line number)`` of the last active ``KEY<sep>VALUE`` line for ``key`` (the one
+    login.defs, sysctl.d and pwquality.conf readers use), or ``(None, None)``."""
+    found = (None, None)
+    for number, line in enumerate((text or "").splitlines(), 1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        name, value = _setting_name(stripped)
+        if name == str(key):
+            found = (value, number)
+    return found
+
+
 def set_lines(text, lines, sep=" ", commented=False):
     """Set ``KEY<sep>VALUE`` lines in a config text (login.defs, sshd, sysctl.d style).
 
@@ -235,3 +258,74 @@ def set_lines(text, lines, sep=" ", commented=False):
             changed.append(key)
     new = "\n".join(out) + ("\n" if out else "")
     return new, changed
+
+
+# --- effective values: is a value compliant, and how to say what is expected -------------------
+
+
+def _number(value):
+    try:
+        return int(str(value).strip())
+    except (TypeError, ValueError):
+        return None
+
+
+def _octal(value):
+    try:
+        return int(str(value).strip(), 8)
+    except (TypeError, ValueError):
+        return None
+
+
+def _items(value):
+    return [v for v in re.split(r"[,\s]+", str(value or "").strip().lower()) if v]
+
+
+def compliant(compare, effective, wanted):
+    """Whether an effective value meets the wanted one under a comparison:
+
+    * ``eq`` (default): the same value (case and spacing ignored);
+    * ``subset``: a list (``a,b``) whose every item is one of the wanted ones, in any order
+      (the role's ciphers in another order, or fewer of them, are compliant);
+    * ``max``: a number from 1 up to the wanted one (MaxAuthTries 2 is stricter than 3; 0 means
+      "no limit" to sshd and is not compliant);
+    * ``min``: a number at least the wanted one (password length, hashing rounds);
+    * ``umask``: an octal umask that masks at least the wanted bits (077 is stricter than 027);
+    * ``mode``: an octal mode that grants no bit beyond the wanted ones (0600 is stricter than
+      0640).
+    """
+    if effective is None:
+        return False
+    compare = compare or "eq"
+    if compare == "eq":
+        return " ".join(str(effective).split()).lower() == " ".join(str(wanted).split()).lower()
+    if compare == "subset":
+        have, want = _items(effective), set(_items(wanted))
+        return bool(have) and all(item in want for item in have)
+    if compare in ("max", "min"):
+        have, want = _number(effective), _number(wanted)
+        if have is None or want is None:
+            return False
+        return 1 <= have <= want if compare == "max" else have >= want
+    if compare in ("umask", "mode"):
+        have, want = _octal(effective), _octal(wanted)
+        if have is None or want is None:
+            return False
+        return (have & want) == want if compare == "umask" else (have & ~want) == 0
+    raise ValueError("unknown comparison %r" % compare)
+
+
+def expected_text(name, wanted, compare=None):
+    """How a report states the expected value: ``MaxAuthTries 3 or less``."""
+    compare = compare or "eq"
+    if compare == "subset":
+        return "%s only from %s" % (name, wanted)
+    if compare == "max":
+        return "%s %s or less (not 0)" % (name, wanted)
+    if compare == "min":
+        return "%s %s or more" % (name, wanted)
+    if compare == "umask":
+        return "%s %s or stricter" % (name, wanted)
+    if compare == "mode":
+        return "%s %s or stricter" % (name, wanted)
+    return "%s %s" % (name, wanted)

@@ -32,6 +32,14 @@ options:
     description: Path of the sshd binary.
     type: path
     default: /usr/sbin/sshd
+  addr:
+    description: The client address of the connection sshd evaluates (C(sshd -T -C addr=)).
+    type: str
+    default: 127.0.0.1
+  host:
+    description: The client host name (C(sshd -T -C host=)); the address when empty.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -112,6 +120,8 @@ def main():
             planned=dict(type="dict", default={}),
             allow_root_lockout=dict(type="bool", default=False),
             sshd_path=dict(type="path", default="/usr/sbin/sshd"),
+            addr=dict(type="str", default="127.0.0.1"),
+            host=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
@@ -129,7 +139,12 @@ def main():
             module.params["sshd_path"],
             "-T",
             "-C",
-            "user=%s,host=localhost,addr=127.0.0.1" % user,
+            "user=%s,host=%s,addr=%s"
+            % (
+                user,
+                module.params["host"] or module.params["addr"],
+                module.params["addr"],
+            ),
         ]
         rc, out, err = module.run_command(argv, environ_update=ENV)
         if rc != 0:

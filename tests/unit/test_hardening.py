@@ -179,20 +179,6 @@ CONTROLS = [
 ]
 
 
-def test_outcome_counts_the_items_of_each_control():
-    items = [
-        {"control": "SSH-01", "changed": False},
-        {"control": "SSH-03", "changed": True},
-        {"control": "PERM-03", "changed": False, "skipped": True},
-        {"control": "OTHER", "changed": True},
-    ]
-    outcome = hf.hardening_outcome(items, ["SSH-01", "SSH-03", "PERM-03"])
-    assert outcome["SSH-01"] == {"ran": True, "changed": False, "failed": False}
-    assert outcome["SSH-03"]["changed"] is True
-    assert outcome["PERM-03"]["ran"] is False
-    assert hf.hardening_noncompliant(outcome, ["SSH-01", "SSH-03"]) == ["SSH-03"]
-
-
 LOGIN_DEFS = """# comment
 # UMASK is the default umask value for pam_umask
 #SHA_CRYPT_MIN_ROUNDS 5000
@@ -232,11 +218,28 @@ def test_set_lines_sysctl_style_and_empty_file():
     assert new == "kernel.kptr_restrict = 2\n"
 
 
+def _assessed(noncompliant, **extra):
+    items = [
+        {
+            "key": "PermitRootLogin",
+            "phrase": "PermitRootLogin yes from /etc/ssh/sshd_config.d/50-cloud.conf:1",
+            "effective": "permitrootlogin yes",
+            "expected": "permitrootlogin no",
+            "source": "/etc/ssh/sshd_config.d/50-cloud.conf:1",
+            "compliant": not noncompliant,
+        }
+    ]
+    found = {"noncompliant": noncompliant, "items": items, "changes": [], "latent": []}
+    found["would_fail"] = None
+    found.update(extra)
+    return found
+
+
 def test_control_table_score_and_findings_in_check_mode():
     audit = {
-        "SSH-01": {"changed": True},
-        "SSH-03": {"changed": False},
-        "KERN-01": {"changed": False},
+        "SSH-01": _assessed(True),
+        "SSH-03": _assessed(False),
+        "KERN-01": _assessed(False),
     }
     table = hf.hardening_controls(
         CONTROLS,
@@ -253,23 +256,106 @@ def test_control_table_score_and_findings_in_check_mode():
         "KERN-01": "not_writable",
         "PERM-03": "disabled",
     }
+    assert table[0]["evidence"] == [
+        {
+            "effective": "permitrootlogin yes",
+            "expected": "permitrootlogin no",
+            "source": "/etc/ssh/sshd_config.d/50-cloud.conf:1",
+        }
+    ]
     assert hf.hardening_score(table) == {"compliant": 1, "enabled": 3, "percent": 33.3}
-    findings = hf.hardening_findings(CONTROLS, table, not_writable_keys=["kernel.kptr_restrict"])
+    findings = hf.hardening_findings(
+        CONTROLS, table, assessment=audit, not_writable_keys=["kernel.kptr_restrict"]
+    )
     assert [f["id"] for f in findings] == [
         "hardening.ssh_root_login",
         "hardening.sysctl_not_writable",
     ]
-    assert findings[0]["severity"] == "high" and "SSH-01" in findings[0]["message"]
+    # the message states the problem with the effective value and where it comes from
+    assert findings[0]["severity"] == "high"
+    assert findings[0]["message"] == (
+        "root: PermitRootLogin yes from /etc/ssh/sshd_config.d/50-cloud.conf:1"
+    )
+    assert findings[0]["evidence"] == {
+        "effective": "permitrootlogin yes",
+        "expected": "permitrootlogin no",
+        "source": "/etc/ssh/sshd_config.d/50-cloud.conf:1",
+    }
+
+
+def test_findings_use_the_problem_and_name_a_fix_that_would_fail():
+    controls = [dict(CONTROLS[0], problem="root login is allowed")]
+    audit = {"SSH-01": _assessed(True, would_fail="sshd -t fails")}
+    table = hf.hardening_controls(controls, ["SSH-01"], audit, {}, check_mode=True)
+    (finding,) = hf.hardening_findings(controls, table, assessment=audit)
+    assert finding["message"] == (
+        "root login is allowed: PermitRootLogin yes from "
+        "/etc/ssh/sshd_config.d/50-cloud.conf:1 (the fix cannot be applied here: sshd -t fails)"
+    )
+    assert table[0]["would_fail"] == "sshd -t fails"
 
 
 def test_control_table_after_apply():
-    audit = {"SSH-01": {"changed": True}, "SSH-03": {"changed": False}}
-    applied = {"SSH-01": {"ran": True, "changed": True, "failed": False}}
+    audit = {"SSH-01": _assessed(True), "SSH-03": _assessed(False)}
+    applied = {"SSH-01": {"changed": True, "failed": False, "changes": [{"control": "SSH-01"}]}}
     table = hf.hardening_controls(CONTROLS[:2], ["SSH-01", "SSH-03"], audit, applied)
     assert [r["status"] for r in table] == ["fixed", "compliant"]
     assert hf.hardening_score(table)["percent"] == 100.0
     assert hf.hardening_score(table, before=True)["percent"] == 50.0
-    assert hf.hardening_findings(CONTROLS, table) == []
+    assert hf.hardening_findings(CONTROLS, table, assessment=audit) == []
+
+
+def test_skipped_and_would_fail_controls_are_not_applied():
+    audit = {
+        "SSH-01": _assessed(True),
+        "SSH-03": _assessed(True, would_fail="apt cannot install it"),
+        "KERN-01": _assessed(True),
+    }
+    enabled = ["SSH-01", "SSH-03", "KERN-01"]
+    assert hf.hardening_plan(audit, enabled, ["KERN-01"]) == ["SSH-01", "SSH-03"]
+    assert hf.hardening_todo(audit, enabled, ["KERN-01"]) == ["SSH-01"]
+    table = hf.hardening_controls(CONTROLS, enabled, audit, {}, skip=["KERN-01"])
+    rows = {r["id"]: r for r in table}
+    assert rows["KERN-01"]["status"] == "skipped"
+    assert "maint_skip_controls" in rows["KERN-01"]["reason"]
+    assert rows["SSH-03"]["status"] == "skipped"
+    assert rows["SSH-03"]["reason"].startswith("not attempted: the change would fail")
+    # in check mode a would-fail control is shown as not compliant, with the reason
+    table = hf.hardening_controls(CONTROLS, enabled, audit, {}, check_mode=True)
+    assert {r["id"]: r["status"] for r in table}["SSH-03"] == "noncompliant"
+    # skipped controls are still findings: the host is not compliant
+    findings = hf.hardening_findings(
+        CONTROLS,
+        hf.hardening_controls(CONTROLS, enabled, audit, {}, skip=["KERN-01"]),
+        assessment=audit,
+    )
+    assert "hardening.sysctl_kernel" in {f["id"] for f in findings}
+
+
+def test_skip_list_per_host():
+    assert hf.hardening_skip({"web1": ["SSH-01"], "web2": ["KERN-01"]}, "web1") == ["SSH-01"]
+    assert hf.hardening_skip({}, "web1") == []
+    assert hf.hardening_skip(None, "web1") == []
+    assert hf.hardening_skip(["PERM-03"], "any") == ["PERM-03"]
+
+
+def test_latent_settings_are_a_low_finding():
+    latent = [
+        {
+            "key": "MaxAuthTries",
+            "effective": "MaxAuthTries 10",
+            "expected": "maxauthtries 3 or less (not 0)",
+            "source": "/etc/ssh/sshd_config.d/50-legacy.conf:1",
+            "why": "overridden by /etc/ssh/sshd_config.d/00-maint-hardening.conf:2",
+        }
+    ]
+    audit = {"SSH-03": _assessed(False, latent=latent)}
+    table = hf.hardening_controls(CONTROLS[1:2], ["SSH-03"], audit, {}, check_mode=True)
+    (finding,) = hf.hardening_findings(CONTROLS, table, assessment=audit)
+    assert finding["id"] == "hardening.ssh_max_auth_tries_latent"
+    assert finding["severity"] == "low"
+    assert "50-legacy.conf:1" in finding["message"] and "overridden by" in finding["message"]
+    assert finding["evidence"]["source"] == "/etc/ssh/sshd_config.d/50-legacy.conf:1"
 
 
 def test_lockout_and_drift_findings():
@@ -293,6 +379,11 @@ def test_backup_files_and_homes_and_drift():
         {"path": "/etc/crontab", "kind": "mode"},
         {"path": "/etc/cron.d", "kind": "mode"},
     ]
+    # the files the audit found a control changes (the sshd file whose line wins) too
+    found = {"SSH-01": ["/etc/ssh/sshd_config.d/00-cloud.conf"]}
+    assert hf.hardening_backup_files(CONTROLS, ["SSH-01"], found) == [
+        {"path": "/etc/ssh/sshd_config.d/00-cloud.conf", "kind": "content"}
+    ]
     passwd = {
         "root": ["x", "0", "0", "root", "/root", "/bin/bash"],
         "maint": ["x", "1000", "1000", "", "/home/maint", "/bin/bash"],
@@ -301,11 +392,16 @@ def test_backup_files_and_homes_and_drift():
     assert hf.hardening_user_homes(passwd, 1000) == ["/home/maint"]
     drift = hf.hardening_ssh_drift(
         [
-            {"control": "SSH-03", "lines": [{"key": "MaxAuthTries", "value": 3}]},
+            {"control": "SSH-03", "lines": [{"key": "MaxAuthTries", "value": 3, "compare": "max"}]},
             {"control": "SSH-01", "lines": [{"key": "PermitRootLogin", "value": "no"}]},
+            {
+                "control": "SSH-04",
+                "lines": [{"key": "Ciphers", "value": "a,b,c", "compare": "subset"}],
+            },
         ],
-        {"maxauthtries": "3", "permitrootlogin": "without-password"},
+        {"maxauthtries": "2", "permitrootlogin": "without-password", "ciphers": "c,a"},
     )
+    # stricter (2 tries) and the same ciphers in another order are compliant
     assert [d["control"] for d in drift] == ["SSH-01"]
 
 
@@ -365,7 +461,7 @@ def test_perm_items_from_the_stat_results():
             "group": "root",
             "owner": "root",
         },
-        {"path": "/home/maint", "control": "PERM-06", "mode": "0750"},
+        {"path": "/home/maint", "control": "PERM-06", "mode": "0750", "compare": "mode"},
     ]
     assert hf.hardening_perm_items(static) == hf.hardening_perm_items(static, [])[:1]
 
@@ -412,33 +508,6 @@ def test_missing_packages_of_the_scope():
     scope = ["AUTH-03", "AUTH-04", "LOG-01"]
     assert hf.hardening_missing_packages(PACKAGES, scope, installed) == ["libpam-pwquality"]
     assert hf.hardening_missing_packages(PACKAGES, ["LOG-01"], installed) == []
-
-
-def test_pass_items_feed_the_outcome():
-    files = [{"control": "SSH-01", "changed": True}, {"control": "PERM-03", "changed": False}]
-    control_of = hf.hardening_sysctl_control(KERNEL, NETWORK)
-    items = hf.hardening_pass_items(
-        files,
-        PACKAGES,
-        ["SSH-01", "PERM-03", "AUTH-03", "SVC-01", "LOG-01", "NET-01"],
-        ["libpam-pwquality"],
-        ["telnetd"],
-        {"changed": False},
-        ["net.ipv4.ip_forward"],
-        control_of,
-    )
-    assert items == [
-        *files,
-        {"control": "AUTH-03", "package": "libpam-pwquality", "changed": True},
-        {"control": "SVC-01", "changed": True},
-        {"control": "LOG-01", "changed": False},
-        {"control": "NET-01", "changed": True},
-    ]
-    scope = ["SSH-01", "PERM-03", "AUTH-03", "SVC-01", "LOG-01", "NET-01", "KERN-01"]
-    outcome = hf.hardening_outcome(items, scope)
-    assert hf.hardening_noncompliant(outcome, scope) == ["SSH-01", "AUTH-03", "SVC-01", "NET-01"]
-    # a skipped syslog task and nothing else to do add nothing
-    assert hf.hardening_pass_items([], PACKAGES, ["SVC-01"], [], [], {"skipped": True}) == []
 
 
 def test_access_todo_and_planned_sshd_values():
