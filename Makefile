@@ -12,8 +12,12 @@ DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium ch
 N ?= 3
 # Seeded faults for make lab (maint lab up --faults; 'none' for a fleet in good order).
 FAULTS ?= outdated:all
+# The VM lab host's sshd port (make lab-vm); make judge ENFORCE=1 fails when a target is missed.
+VM_PORT ?= 2300
+ENFORCE ?=
 
-.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down bench-actionlog bench-cycle clean
+.PHONY: help deps system-deps venv lint unit test demo lab-image lab lab-down lab-vm-image lab-vm lab-vm-down \
+  judge bench-actionlog bench-cycle clean
 
 help:
 	@echo "make demo       the change cycle on two lab hosts: plan, approve, apply, rollback, report"
@@ -21,6 +25,9 @@ help:
 	@echo "make lint       ruff, the runner's import contracts, yamllint, ansible-lint, playbook syntax"
 	@echo "make lab N=3    start N lab hosts (inventory in .maint/lab/hosts.yml); make lab-down"
 	@echo "                FAULTS=weak-sshd:2,av-stale:1-3 seeds faults (.maint/lab/faults.json)"
+	@echo "make lab-vm     start the VM lab host under qemu (inventory in .maint/lab-vm/hosts.yml); make lab-vm-down"
+	@echo "make judge      Lynis and ssh-audit before/after hardening on a lab container and the VM host"
+	@echo "                (about 50 minutes; writes docs/judges.md; ENFORCE=1 fails on a missed target)"
 
 system-deps:
 	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -77,6 +84,19 @@ lab: deps lab-image
 lab-down: venv
 	maint lab down
 
+lab-vm-image: system-deps lab-image
+	@if [ "$$(id -u)" = 0 ]; then lab/build-vm-image.sh; \
+	else echo "lab-vm-image: needs root (chroot, rootful Podman)" >&2; exit 1; fi
+
+lab-vm: deps lab-vm-image
+	maint lab vm up --port $(VM_PORT)
+
+lab-vm-down: venv
+	maint lab vm down
+
+judge: deps lab-vm-image
+	python bench/judge.py --write docs/judges.md $(if $(ENFORCE),--enforce)
+
 bench-actionlog: venv
 	python bench/actionlog_ingest.py --results 1000000 --verify
 
@@ -85,5 +105,6 @@ bench-cycle: venv lab-image
 
 clean:
 	-maint lab down
+	-maint lab vm down
 	-scripts/start-postgres.sh --stop .cache/pg
 	rm -rf .cache .maint .pytest_cache .ruff_cache

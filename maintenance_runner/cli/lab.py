@@ -8,6 +8,7 @@ import click
 
 from maintenance_runner.cli.options import group
 from maintenance_runner.lab import faults as lab_faults
+from maintenance_runner.lab import vm as lab_vm
 from maintenance_runner.lab.fleet import (
     DEFAULT_FAULTS,
     DEFAULT_WORKERS,
@@ -19,7 +20,8 @@ from maintenance_runner.lab.fleet import (
 
 @group("lab")
 def lab_group() -> None:
-    """Lab hosts for trying maint: Podman containers with sshd on loopback ports."""
+    """Lab hosts for trying maint: Podman containers with sshd on loopback ports, and one full
+    VM host (maint lab vm)."""
 
 
 @lab_group.command("up")
@@ -75,3 +77,86 @@ def lab_down(prefix: str | None) -> None:
 def lab_status() -> None:
     """List the lab hosts and their SSH ports."""
     click.echo(status() or "no lab hosts")
+
+
+@lab_group.group("vm")
+def vm_group() -> None:
+    """One full Debian 12 host under qemu: its own kernel, systemd, sshd on a loopback port."""
+
+
+state_option = click.option(
+    "--state",
+    default=lab_vm.DEFAULT_STATE,
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the VM's overlay disk, console log, lab key, seed and inventory are written.",
+)
+
+
+@vm_group.command("up")
+@click.option(
+    "--port",
+    default=lab_vm.DEFAULT_PORT,
+    show_default=True,
+    type=click.IntRange(1024, 65535),
+    help="Loopback port forwarded to the VM's sshd.",
+)
+@click.option(
+    "--prefix",
+    default=lab_vm.DEFAULT_PREFIX,
+    show_default=True,
+    help="The VM's host name (and its name in the inventory).",
+)
+@click.option(
+    "--fixture/--no-fixture",
+    default=True,
+    show_default=True,
+    help="apt reads only the fixture repository (maint-fixture 1.1 installed), as on lab "
+    "containers; --no-fixture keeps the Debian mirror.",
+)
+@click.option(
+    "--accel",
+    type=click.Choice(lab_vm.ACCELS),
+    default="auto",
+    show_default=True,
+    help="auto: KVM when it answers, else software emulation (TCG).",
+)
+@click.option(
+    "--memory",
+    "memory_mb",
+    default=lab_vm.DEFAULT_MEMORY_MB,
+    show_default=True,
+    type=click.IntRange(512, 65536),
+    help="Memory of the VM in MiB.",
+)
+@click.option("--cpus", default=lab_vm.DEFAULT_CPUS, show_default=True, type=click.IntRange(1, 64))
+@state_option
+def vm_up(
+    port: int, prefix: str, fixture: bool, accel: str, memory_mb: int, cpus: int, state: Path
+) -> None:
+    """Boot the VM host afresh from the cached image (make lab-vm-image) and write its inventory
+    to STATE/hosts.yml. A VM of the same STATE is stopped first."""
+    lab_vm.up(
+        port=port,
+        prefix=prefix,
+        fixture=fixture,
+        state=state,
+        accel=accel,
+        memory_mb=memory_mb,
+        cpus=cpus,
+        echo=click.echo,
+    )
+
+
+@vm_group.command("down")
+@state_option
+def vm_down(state: Path) -> None:
+    """Stop the VM host of STATE and drop its overlay disk."""
+    click.echo("VM host stopped" if lab_vm.down(state) else "no VM host running")
+
+
+@vm_group.command("status")
+@state_option
+def vm_status(state: Path) -> None:
+    """Show the VM host of STATE: name, whether it runs and sshd answers, port, accelerator."""
+    click.echo(lab_vm.status(state) or "no VM host")

@@ -73,7 +73,7 @@ def _podman(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def _require_lab() -> Path:
+def require_lab() -> Path:
     if shutil.which("podman") is None:
         raise LabError("podman is not installed (apt-get install podman runc)")
     if _podman("image", "exists", image(), check=False).returncode != 0:
@@ -84,12 +84,12 @@ def _require_lab() -> Path:
     return root
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         return sock.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _ssh_answers(port: int) -> bool:
+def ssh_answers(port: int) -> bool:
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             return sock.recv(4).startswith(b"SSH-")
@@ -163,6 +163,37 @@ def build_seed(root: Path, seed: Path) -> None:
         raise LabError(f"building the lab seed failed: {proc.stderr.strip()[-500:]}")
 
 
+@dataclass(frozen=True)
+class LabFiles:
+    """What every lab host reads at start: where it is found on the host (target -> source),
+    and which parts the seed has (``fixture``, ``backup``, ``clamav``)."""
+
+    mounts: dict[str, Path]
+    features: dict[str, bool]
+
+
+def prepare_files(root: Path, state: Path, fixture: bool) -> LabFiles:
+    """Build, in ``state``, what lab hosts start from (containers and the VM host alike): the
+    fixture apt repository (with ``fixture``) and the seed; ``lab/fleet`` is read in place."""
+    mounts = {"/srv/maint-lab": root / "lab" / "fleet", "/srv/maint-seed": state / "seed"}
+    if fixture:
+        mounts["/srv/maint-fixture"] = state / "fixture-repo"
+        subprocess.run(
+            [
+                sys.executable,
+                str(root / "lab" / "fixture_repo.py"),
+                str(mounts["/srv/maint-fixture"]),
+            ],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    seed = state / "seed"
+    build_seed(root, seed)
+    features = {"fixture": fixture, "backup": (seed / "backup").is_dir()}
+    features["clamav"] = (seed / "clamav").is_dir()
+    return LabFiles(mounts, features)
+
+
 def fixture_mode(host: LabHost, fixture: bool) -> str:
     """MAINT_LAB_FIXTURE for setup.sh: the fault outdated installs the old versions itself."""
     if not fixture:
@@ -205,7 +236,7 @@ def _wait_fleet(hosts: Sequence[LabHost], prefix: str, timeout: float) -> None:
     with ThreadPoolExecutor(max_workers=min(32, len(hosts))) as pool:
         while waiting:
             ports = list(waiting)
-            for port, up in zip(ports, pool.map(_ssh_answers, ports), strict=True):
+            for port, up in zip(ports, pool.map(ssh_answers, ports), strict=True):
                 if up:
                     del waiting[port]
             if not waiting:
@@ -296,7 +327,7 @@ def up(
 ) -> list[LabHost]:
     """Start a fleet of ``count`` lab hosts with seeded faults; write its inventory."""
     assignment = parse_faults(faults, count, fixture)  # bad input: nothing is started
-    root = _require_lab()
+    root = require_lab()
     state = state.resolve()
     key = lab_key(state)
     pubkey = key.with_suffix(".pub").read_text().strip()
@@ -309,27 +340,14 @@ def up(
     ]
     if existing:
         _podman("rm", "-f", "-t", "0", *existing)
-    busy = [str(h.port) for h in hosts if not _port_free(h.port)]
+    busy = [str(h.port) for h in hosts if not port_free(h.port)]
     if busy:
         raise LabError(f"port(s) {', '.join(busy[:5])} already in use; pick another --base-port")
 
     started = time.monotonic()
-    mounts = {"/srv/maint-lab": root / "lab" / "fleet", "/srv/maint-seed": state / "seed"}
-    if fixture:
-        mounts["/srv/maint-fixture"] = state / "fixture-repo"
-        subprocess.run(
-            [
-                sys.executable,
-                str(root / "lab" / "fixture_repo.py"),
-                str(mounts["/srv/maint-fixture"]),
-            ],
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
-    seed = state / "seed"
-    build_seed(root, seed)
-    features = {"fixture": fixture, "backup": (seed / "backup").is_dir()}
-    features["clamav"] = (seed / "clamav").is_dir()
+    files = prepare_files(root, state, fixture)
+    mounts = files.mounts
+    features = files.features
     try:
         lab_faults.check_needs(assignment, [k for k, v in features.items() if v])
     except FaultSpecError as exc:
