@@ -7,6 +7,9 @@ from __future__ import annotations
 import re
 
 from ansible_collections.maint.preventive.plugins.module_utils.changes import change
+from ansible_collections.maint.preventive.plugins.module_utils.changes import (
+    skip_controls as skip_controls_of,
+)
 from ansible_collections.maint.preventive.plugins.module_utils.findings import evidence, finder
 from ansible_collections.maint.preventive.plugins.module_utils.hardening import (
     compliant,
@@ -201,9 +204,7 @@ PACKAGE_NOTE = "changed by the package's maintainer scripts (pam-auth-update) wh
 def hardening_skip(skip_controls, host):
     """The controls the runner asks this host to skip: ``maint_skip_controls`` is
     {host: [control, ...]} (a plain list applies to every host)."""
-    if isinstance(skip_controls, (list, tuple)):
-        return [str(c) for c in skip_controls]
-    return [str(c) for c in (skip_controls or {}).get(host) or []]
+    return skip_controls_of(skip_controls, host)
 
 
 def hardening_sudoers_items(tree, file_mode="0440", dir_mode="0750"):

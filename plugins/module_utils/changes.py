@@ -206,3 +206,16 @@ def apply_unified_diff(text, diff):
             i += 1
     out.extend(lines[pos:])
     return None if removed else "".join(out)
+
+
+def skip_controls(skip, host, controls=None):
+    """The controls the runner asks ``host`` to leave out (``maint_skip_controls``:
+    {host: [control, ...]}; a plain list applies to every host); with ``controls``, only those
+    of that list (a role's own)."""
+    if isinstance(skip, (list, tuple)):
+        wanted = [str(c) for c in skip]
+    else:
+        wanted = [str(c) for c in (skip or {}).get(host) or []]
+    if controls is None:
+        return wanted
+    return [c for c in controls if c in wanted]

@@ -46,6 +46,14 @@ options:
     description: Lists younger than this many seconds are not refreshed.
     type: int
     default: 0
+  package_files:
+    description:
+      - Path -> package. For each package the transaction newly installs, the content that
+        package ships at that path (downloaded into the temporary directory and read from the
+        .deb), so a plan can show the diff of a file the role changes after the package created
+        it.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -88,9 +96,14 @@ refresh_error:
   description: Why refreshing the lists failed (the simulation used the lists as they were).
   returned: always
   type: str
+package_files:
+  description: Path -> the content the package of C(package_files) ships there.
+  returned: always
+  type: dict
 """
 
 import os
+import subprocess
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.maint.preventive.plugins.module_utils.apt_lists import AptSession
@@ -104,6 +117,30 @@ def _name(spec):
     return spec.split("=", 1)[0]
 
 
+def _shipped(module, apt, package, path):
+    """The content ``package`` (its candidate version) ships at ``path``, or None."""
+    rc, _out, _err = module.run_command(
+        ["apt-get", "download", "-q", *apt.options(), package], cwd=apt.tmp
+    )
+    if rc != 0:
+        return None
+    debs = sorted(
+        n for n in os.listdir(apt.tmp) if n.startswith(package + "_") and n.endswith(".deb")
+    )
+    if not debs:
+        return None
+    deb = os.path.join(apt.tmp, debs[-1])
+    tar = subprocess.run(["dpkg-deb", "--fsys-tarfile", deb], capture_output=True, check=False)
+    if tar.returncode != 0:
+        return None
+    member = subprocess.run(
+        ["tar", "-xO", "." + path], input=tar.stdout, capture_output=True, check=False
+    )
+    if member.returncode != 0:
+        return None
+    return member.stdout.decode("utf-8", errors="replace")
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -113,6 +150,7 @@ def main():
             install_recommends=dict(type="bool", default=False),
             refresh=dict(type="bool", default=False),
             cache_valid_time=dict(type="int", default=0),
+            package_files=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -176,6 +214,13 @@ def main():
                         ", ".join(installed),
                         error,
                     )
+        new = {p["name"] for p in transaction if p["action"] == "install"}
+        shipped = {}
+        for path, package in params["package_files"].items():
+            if package in new:
+                text = _shipped(module, apt, package, path)
+                if text is not None:
+                    shipped[path] = text
         refreshed, refresh_error = apt.refreshed, apt.refresh_error
     module.exit_json(
         changed=False,
@@ -185,6 +230,7 @@ def main():
         removal=removal,
         refreshed=refreshed,
         refresh_error=refresh_error,
+        package_files=shipped,
     )
 
 

@@ -16,6 +16,9 @@ description:
     C(max), C(min), C(umask), C(mode); stricter values are compliant) and changes only the keys
     that are not compliant. When its file does not exist it may start from C(base), a copy of
     another file (a vendor file in /usr/lib overridden by a file of the same name in /etc).
+  - A C(lines) entry whose file a package of the same apply creates may carry C(shipped), the
+    content that package ships (from M(maint.preventive.apt_transaction)); check mode then
+    judges and diffs against it, as the apply will find it.
   - A C(mode) entry may carry C(compare) C(mode), where a mode granting no bit beyond the wanted one
     is compliant.
   - Every result carries the evidence of each key or mode and the C(data.changes) entries of
@@ -260,6 +263,9 @@ def _entry(module, entry):
         start = current
         if current is None and entry.get("base"):
             start = _read(entry["base"])
+        if current is None and entry.get("shipped") is not None:
+            # a package the apply installs first creates the file with this content
+            current = start = entry["shipped"]
         items = _line_items(
             entry.get("base") or path if current is None else path, start, entry.get("lines") or []
         )
