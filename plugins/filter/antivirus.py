@@ -6,6 +6,13 @@ from __future__ import annotations
 
 import re
 
+from ansible_collections.maint.preventive.plugins.module_utils.changes import (
+    change,
+    file_change,
+)
+from ansible_collections.maint.preventive.plugins.module_utils.changes import (
+    skip_controls as skip_controls_of,
+)
 from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
 
 DOCUMENTATION_NOTE = "See docs/roles/antivirus.md for the finding ids."
@@ -387,6 +394,94 @@ def antivirus_mirror_pending(text, mirror):
     return last != line
 
 
+def antivirus_mirror_text(text, mirror):
+    r"""freshclam.conf (``text``) with ``PrivateMirror <mirror>`` set the way the role's
+    lineinfile sets it: the last line matching ``^#?\s*PrivateMirror\s`` replaced, else the
+    line appended."""
+    lines = (text or "").splitlines()
+    wanted = "PrivateMirror %s" % mirror
+    last = None
+    for i, current in enumerate(lines):
+        if re.search(r"^#?\s*PrivateMirror\s", current):
+            last = i
+    if last is None:
+        lines.append(wanted)
+    else:
+        lines[last] = wanted
+    return "\n".join(lines) + "\n"
+
+
+def antivirus_skip(skip_controls, host, controls=("AV-01", "AV-02", "AV-03", "AV-05")):
+    """The controls of this role the runner asks this host to skip (``maint_skip_controls``:
+    {host: [control, ...]}; a plain list applies to every host)."""
+    return skip_controls_of(skip_controls, host, controls)
+
+
+def antivirus_changes(
+    check_mode,
+    apt=None,
+    missing=(),
+    installed=False,
+    conf_path="",
+    conf_text=None,
+    mirror="",
+    mirror_changed=False,
+    scan=None,
+    quarantine=False,
+    quarantine_dir="",
+    update=None,
+    skip=(),
+):
+    """data.changes of the antivirus role: the ClamAV packages AV-01 installs (version and every
+    package apt pulls, or why apt cannot install them), the freshclam.conf diff of AV-02, the
+    files AV-05 moves into quarantine and, after an apply, the definitions AV-03 downloaded.
+    In check mode what would change; after an apply what changed."""
+    out = []
+    plan = (apt or {}).get("install") or {}
+    if "AV-01" not in skip and missing and (check_mode or installed):
+        for name in missing:
+            item = plan.get(name) or {}
+            out.append(
+                change(
+                    "AV-01",
+                    "package",
+                    name,
+                    "install",
+                    after=item.get("version"),
+                    pulls=item.get("pulls") or [],
+                    would_fail=item.get("would_fail"),
+                )
+            )
+    if "AV-02" not in skip and mirror and conf_text is not None and (check_mode or mirror_changed):
+        entry = file_change("AV-02", conf_path, conf_text, antivirus_mirror_text(conf_text, mirror))
+        if entry:
+            out.append(entry)
+    if "AV-05" not in skip and quarantine:
+        for item in (scan or {}).get("infected") or []:
+            if check_mode or item.get("moved_to"):
+                out.append(
+                    change(
+                        "AV-05",
+                        "file",
+                        item.get("path"),
+                        "remove",
+                        after=item.get("moved_to") or quarantine_dir,
+                        note="moved into the quarantine directory (not moved back on rollback)",
+                    )
+                )
+    if not check_mode and (update or {}).get("changed"):
+        out.append(
+            change(
+                "AV-03",
+                "file",
+                (update or {}).get("database_dir") or "/var/lib/clamav",
+                "modify",
+                note="signature databases downloaded by freshclam (not rolled back)",
+            )
+        )
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
@@ -397,4 +492,7 @@ class FilterModule:
             "antivirus_update_record": antivirus_update_record,
             "antivirus_services": antivirus_services,
             "antivirus_mirror_pending": antivirus_mirror_pending,
+            "antivirus_mirror_text": antivirus_mirror_text,
+            "antivirus_skip": antivirus_skip,
+            "antivirus_changes": antivirus_changes,
         }

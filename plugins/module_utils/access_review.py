@@ -235,6 +235,8 @@ def build_accounts(passwd_text, shadow_text, today, min_uid_human=1000, ignore_u
                 "password_age_days": age,
                 # An expired account (shadow expire date passed) refuses every login, keys too.
                 "expired": expire is not None and today is not None and expire <= today,
+                # the shadow expire day (days since 1970-01-01), None when it never expires
+                "expire": expire,
                 "login_shell": has_login_shell(acc["shell"]),
                 "human": acc["uid"] >= min_uid_human and acc["uid"] != NOBODY_UID,
                 "ignored": acc["name"] in ignore,

@@ -1,0 +1,131 @@
+"""data.changes of antivirus and access_review, maint_skip_controls, and apt's simulation of
+one package's install (what it pulls) and of a purge."""
+
+from tests.conftest import load_plugin
+
+av = load_plugin("plugins/filter/antivirus.py", "maint_antivirus_filter_changes")
+ar = load_plugin("plugins/filter/access_review.py", "maint_access_review_filter_changes")
+ch = load_plugin("plugins/module_utils/changes.py", "maint_changes_skip")
+sim = load_plugin("plugins/module_utils/apt_sim.py", "maint_apt_sim_plan")
+
+CONF = "DatabaseMirror db.local.clamav.net\n#PrivateMirror mirror1.example.com\n"
+
+
+def test_skip_controls_per_host():
+    skip = {"web1": ["AV-02", "SSH-01"], "web2": ["AR-05"]}
+    assert ch.skip_controls(skip, "web1") == ["AV-02", "SSH-01"]
+    assert ch.skip_controls(skip, "web1", ["AV-01", "AV-02"]) == ["AV-02"]
+    assert ch.skip_controls(None, "web1") == []
+    assert ch.skip_controls(["AR-05"], "any", ["AR-05"]) == ["AR-05"]
+    assert av.antivirus_skip(skip, "web1") == ["AV-02"]
+
+
+def test_mirror_text_like_lineinfile():
+    assert av.antivirus_mirror_text(CONF, "https://m") == (
+        "DatabaseMirror db.local.clamav.net\nPrivateMirror https://m\n"
+    )
+    assert av.antivirus_mirror_text("X 1\n", "https://m") == "X 1\nPrivateMirror https://m\n"
+
+
+def test_antivirus_plan_lists_the_install_the_conf_diff_and_the_moves():
+    apt = {
+        "install": {
+            "clamav": {
+                "version": "1.4.6",
+                "pulls": ["libclamav12 1.4.6"],
+                "would_fail": None,
+            },
+            "clamav-daemon": {"would_fail": "apt cannot install clamav-daemon: no"},
+        }
+    }
+    changes = av.antivirus_changes(
+        True,
+        apt=apt,
+        missing=["clamav", "clamav-daemon"],
+        conf_path="/etc/clamav/freshclam.conf",
+        conf_text=CONF,
+        mirror="https://m",
+        scan={"infected": [{"path": "/srv/x/eicar.com"}]},
+        quarantine=True,
+        quarantine_dir="/var/lib/maint/quarantine",
+    )
+    assert [(c["control"], c["kind"], c["target"], c["action"]) for c in changes] == [
+        ("AV-01", "package", "clamav", "install"),
+        ("AV-01", "package", "clamav-daemon", "install"),
+        ("AV-02", "file", "/etc/clamav/freshclam.conf", "modify"),
+        ("AV-05", "file", "/srv/x/eicar.com", "remove"),
+    ]
+    assert changes[0]["pulls"] == ["libclamav12 1.4.6"] and changes[0]["after"] == "1.4.6"
+    assert changes[1]["would_fail"].startswith("apt cannot install")
+    assert "+PrivateMirror https://m\n" in changes[2]["diff"]
+    # skipped controls are not listed; after an apply only what changed
+    assert av.antivirus_changes(True, apt=apt, missing=["clamav"], skip=["AV-01"]) == []
+    applied = av.antivirus_changes(
+        False,
+        missing=["clamav"],
+        installed=False,
+        conf_text=CONF,
+        mirror="https://m",
+        mirror_changed=False,
+        update={"changed": True, "database_dir": "/var/lib/clamav"},
+    )
+    assert [(c["control"], c["target"]) for c in applied] == [("AV-03", "/var/lib/clamav")]
+
+
+ACCOUNTS = [{"name": "carol", "expire": 47481}, {"name": "dave", "expire": None}]
+REMEDIATION = {
+    "lock_accounts": ["carol", "dave"],
+    "remove_keys": [
+        {
+            "user": "bob",
+            "file": "/home/bob/.ssh/authorized_keys",
+            "fingerprint": "SHA256:abc",
+            "key": "ssh-ed25519 AAAA bob@lab",
+        }
+    ],
+}
+
+
+def test_access_review_changes_and_expiry_rollback():
+    changes = ar.access_review_changes(REMEDIATION, ACCOUNTS)
+    assert [(c["kind"], c["target"], c["action"], c["before"]) for c in changes] == [
+        ("key", "/home/bob/.ssh/authorized_keys", "remove", "ssh-ed25519 SHA256:abc bob@lab"),
+        ("account", "carol", "expire", "expires 2099-12-31"),
+        ("account", "dave", "expire", "expires never"),
+    ]
+    done = {"keys": [], "accounts": ["carol"]}
+    assert [c["target"] for c in ar.access_review_changes(REMEDIATION, ACCOUNTS, done=done)] == [
+        "carol"
+    ]
+    assert ar.access_review_changes(REMEDIATION, ACCOUNTS, skip=["AR-05"]) == []
+    assert ar.access_review_expiry(ACCOUNTS, ["carol", "dave"]) == {"carol": 47481, "dave": None}
+    assert ar.access_review_restore_expiry(None) == -1
+    assert ar.access_review_restore_expiry(47481) == 47481 * 86400
+
+
+INSTALL_NEEDRESTART = """Reading package lists...
+Inst liblzma5 [5.4.1-1+deb12u1] (5.4.1-1+deb12u2 Debian-Security:12/oldstable-security [amd64])
+Inst xz-utils (5.4.1-1+deb12u2 Debian-Security:12/oldstable-security [amd64])
+Inst needrestart (3.6-4+deb12u4 Debian-Security:12/oldstable-security [all])
+Conf needrestart (3.6-4+deb12u4 Debian-Security:12/oldstable-security [all])
+"""
+
+
+def test_install_plan_names_what_a_package_pulls():
+    plan = sim.install_plan(sim.parse_simulation(INSTALL_NEEDRESTART), "needrestart")
+    assert plan == {
+        "name": "needrestart",
+        "version": "3.6-4+deb12u4",
+        "current": None,
+        "action": "install",
+        "pulls": ["liblzma5 5.4.1-1+deb12u2", "xz-utils 5.4.1-1+deb12u2"],
+        "removes": [],
+    }
+
+
+def test_a_purge_simulation_is_parsed():
+    parsed = sim.parse_simulation("Purg telnetd [0.17-44]\nRemv openbsd-inetd [0.2]\n")
+    assert [(p["name"], p["action"], p["current"]) for p in parsed] == [
+        ("telnetd", "purge", "0.17-44"),
+        ("openbsd-inetd", "remove", "0.2"),
+    ]
