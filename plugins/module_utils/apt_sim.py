@@ -16,6 +16,8 @@ from __future__ import annotations
 import fnmatch
 import re
 
+from ansible_collections.maint.preventive.plugins.module_utils.changes import change
+
 INST_RE = re.compile(
     r"^Inst (?P<name>\S+)"
     r"(?: \[(?P<current>[^\]]+)\])?"
@@ -131,3 +133,65 @@ def install_plan(transaction, name):
         ],
         "removes": [describe(p) for p in transaction if p["action"] in ("remove", "purge")],
     }
+
+
+def update_changes(control, transaction, chosen, pulls=None, failed=(), would_fail=None):
+    """The data.changes entries of applying updates: one per chosen update in the transaction
+    (versions before and after, and every other package it pulls: ``pulls`` is
+    {update: ["name version"]}), one per package the transaction removes, one per package it
+    pulls that no update's simulation explains, and one per chosen update apt cannot install
+    (``failed`` packages, ``would_fail``: {name: reason})."""
+    pulls = pulls or {}
+    would_fail = would_fail or {}
+    explained = {p.split()[0] for names in pulls.values() for p in names}
+    out = []
+    for pkg in transaction or []:
+        name = pkg["name"]
+        if name in chosen and pkg["action"] in ("install", "upgrade"):
+            out.append(
+                change(
+                    control,
+                    "package",
+                    name,
+                    pkg["action"],
+                    before=pkg.get("current"),
+                    after=pkg.get("candidate"),
+                    pulls=pulls.get(name) or [],
+                )
+            )
+        elif pkg["action"] in ("remove", "purge"):
+            out.append(
+                change(
+                    control,
+                    "package",
+                    name,
+                    "remove",
+                    before=pkg.get("current"),
+                    note="apt removes it to apply the updates",
+                )
+            )
+        elif name not in explained:
+            out.append(
+                change(
+                    control,
+                    "package",
+                    name,
+                    pkg["action"],
+                    before=pkg.get("current"),
+                    after=pkg.get("candidate"),
+                    note="pulled in by the updates",
+                )
+            )
+    for pkg in failed or []:
+        out.append(
+            change(
+                control,
+                "package",
+                pkg["name"],
+                "upgrade" if pkg.get("current") else "install",
+                before=pkg.get("current"),
+                after=pkg.get("candidate"),
+                would_fail=would_fail.get(pkg["name"]) or "apt cannot install it",
+            )
+        )
+    return out

@@ -129,3 +129,69 @@ def test_a_purge_simulation_is_parsed():
         ("telnetd", "purge", "0.17-44"),
         ("openbsd-inetd", "remove", "0.2"),
     ]
+
+
+ap = load_plugin("plugins/modules/apt_pending.py", "maint_apt_pending_module")
+
+OK_LINE = "Inst {name} [{cur}] ({new} Debian:12/stable [all])"
+
+
+class FakeApt:
+    """apt-get -s answers by the pins asked: a broken one fails whenever it is asked."""
+
+    def __init__(self, broken=()):
+        self.broken = set(broken)
+        self.asked = []
+
+    def simulate(self, args):
+        self.asked.append(args)
+        pins = [a for a in args if "=" in a]
+        if any(p.split("=")[0] in self.broken for p in pins):
+            return 100, "", "Depends: libgone but it is not installable"
+        lines = [OK_LINE.format(name=p.split("=")[0], cur="1.0", new=p.split("=")[1]) for p in pins]
+        if "agent=1.1" in pins:
+            lines.append("Inst agent-data (1.0 Debian:12/stable [all])")
+        return 0, "\n".join(lines), ""
+
+
+class FakeModule:
+    def fail_json(self, **kw):
+        raise AssertionError(kw)
+
+
+def _pkg(name, cur="1.0", new="1.1"):
+    return {"name": name, "current": cur, "candidate": new, "action": "upgrade"}
+
+
+def test_an_update_apt_cannot_install_is_set_aside_with_the_reason():
+    planner = ap.Planner(FakeModule(), FakeApt(broken=["tools"]), ())
+    transaction = planner.install([_pkg("fixture"), _pkg("tools"), _pkg("agent")])
+    assert [p["name"] for p in transaction] == ["fixture", "agent", "agent-data"]
+    assert planner.would_fail["tools"].startswith("apt cannot install tools 1.1: Depends")
+    chosen = {"fixture", "agent", "tools"}
+    pulls = planner.pulls(transaction, chosen)
+    assert pulls == {"fixture": [], "agent": ["agent-data 1.0"]}
+    changes = sim.update_changes(
+        "PATCH-04", transaction, chosen, pulls, list(planner.failed.values()), planner.would_fail
+    )
+    assert [
+        (c["target"], c["action"], c["after"], c["pulls"], bool(c["would_fail"])) for c in changes
+    ] == [
+        ("fixture", "upgrade", "1.1", [], False),
+        ("agent", "upgrade", "1.1", ["agent-data 1.0"], False),
+        ("tools", "upgrade", "1.1", [], True),
+    ]
+
+
+def test_update_changes_list_removals_and_unexplained_pulls():
+    transaction = [
+        {"name": "a", "current": "1", "candidate": "2", "action": "upgrade"},
+        {"name": "old", "current": "3", "candidate": None, "action": "remove"},
+        {"name": "dep", "current": None, "candidate": "1", "action": "install"},
+    ]
+    changes = sim.update_changes("PATCH-04", transaction, {"a"}, {})
+    assert [(c["target"], c["action"], c.get("note", "")) for c in changes] == [
+        ("a", "upgrade", ""),
+        ("old", "remove", "apt removes it to apply the updates"),
+        ("dep", "install", "pulled in by the updates"),
+    ]
