@@ -424,8 +424,10 @@ def suggestion_rows(lynis: Lynis) -> list[str]:
     return rows
 
 
-def markdown(results: list[HostResult], command: str, versions: dict[str, str]) -> str:
-    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+def markdown(
+    results: list[HostResult], command: str, versions: dict[str, str], measured: datetime
+) -> str:
+    when = measured.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         "# Independent judges of the hardening role",
         "",
@@ -434,6 +436,8 @@ def markdown(results: list[HostResult], command: str, versions: dict[str, str]) 
         f"ssh-audit {versions['ssh-audit']} (PyPI, from the control node against the host's sshd).",
         "Hosts start with `--no-fixture` (apt reads the Debian mirror) and no seeded faults; the",
         "role runs with every control at its default (`maint run hardening -i STATE/hosts.yml`).",
+        "The container judge also runs in `make test` (tests/lab/test_judge_container.py); the VM",
+        "judge, too slow for it under software emulation, runs weekly (README, Tests).",
         "",
         "| host | Lynis before | Lynis after | target | suggestions before -> after | "
         "ssh-audit fail/warn before | after | key + sudo after | hardening run |",
@@ -483,26 +487,38 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep", action="store_true", help="leave the hosts running")
     parser.add_argument("--json", type=Path, help="write the results as JSON")
     parser.add_argument("--write", type=Path, help="write the figures as Markdown (docs)")
+    parser.add_argument(
+        "--from-json", type=Path, help="judge nothing: report what an earlier --json recorded"
+    )
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.hosts.split(",") if k.strip()]
     unknown = [k for k in kinds if k not in KINDS]
     if unknown or not kinds:
         parser.error(f"--hosts: {', '.join(unknown) or 'none'}; choose from {', '.join(KINDS)}")
-    if os.geteuid() != 0:
+    if os.geteuid() != 0 and not args.from_json:
         print("judge: must run as root (rootful Podman, qemu)", file=sys.stderr)
         return 2
     if shutil.which("ssh") is None:
         print("judge: ssh is missing (apt-get install openssh-client)", file=sys.stderr)
         return 2
-    ports = {"container": args.port, "vm": args.port + 50}
-    states = {k: (args.state / k).resolve() for k in kinds}
-    for state in states.values():
-        state.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
-        futures = [
-            pool.submit(judge, k, states[k], ports[k], args.prefix, args.keep) for k in kinds
-        ]
-        results = [f.result() for f in futures]
+    if args.from_json:
+        saved = json.loads(args.from_json.read_text())
+        results = [result_from_dict(r) for r in saved["results"]]
+        measured = datetime.fromisoformat(saved["measured"])
+        command, versions = saved["command"], saved["versions"]
+    else:
+        ports = {"container": args.port, "vm": args.port + 50}
+        states = {k: (args.state / k).resolve() for k in kinds}
+        for state in states.values():
+            state.mkdir(parents=True, exist_ok=True)
+        measured = datetime.now(UTC)
+        with ThreadPoolExecutor(max_workers=len(kinds)) as pool:
+            futures = [
+                pool.submit(judge, k, states[k], ports[k], args.prefix, args.keep) for k in kinds
+            ]
+            results = [f.result() for f in futures]
+        command = "make judge" if kinds == list(KINDS) else f"bench/judge.py --hosts {args.hosts}"
+        versions = tool_versions()
 
     all_verdicts = [v for r in results for v in verdicts(r)]
     print()
@@ -510,20 +526,31 @@ def main(argv: list[str] | None = None) -> int:
         mark = "ok  " if v.met else ("FAIL" if v.hard or args.enforce else "miss")
         print(f"{mark} {LABELS[v.kind]:14} {v.figure:28} {v.value:>10}   target {v.target}")
     for r in results:
-        print(
-            f"     {LABELS[r.kind]:14} time: "
-            + ", ".join(f"{k} {v:.0f}s" for k, v in r.seconds.items())
-        )
+        took = ", ".join(f"{k} {v:.0f}s" for k, v in r.seconds.items())
+        print(f"     {LABELS[r.kind]:14} time: {took}")
     if args.json:
-        args.json.write_text(
-            json.dumps({"results": [asdict(r) for r in results], "targets": TARGETS}, indent=2)
-            + "\n"
-        )
+        saved = {
+            "measured": measured.isoformat(),
+            "command": command,
+            "versions": versions,
+            "targets": TARGETS,
+            "results": [asdict(r) for r in results],
+        }
+        args.json.write_text(json.dumps(saved, indent=2) + "\n")
     if args.write:
-        command = "make judge" if kinds == list(KINDS) else f"bench/judge.py --hosts {args.hosts}"
-        args.write.write_text(markdown(results, command, tool_versions()))
+        args.write.write_text(markdown(results, command, versions, measured))
         print(f"written: {args.write}")
     return exit_status(all_verdicts, args.enforce)
+
+
+def result_from_dict(data: dict[str, Any]) -> HostResult:
+    """A HostResult as ``--json`` wrote it."""
+    fields = dict(data)
+    for key in ("lynis_before", "lynis_after"):
+        fields[key] = Lynis(**data[key]) if data.get(key) else None
+    for key in ("ssh_audit_before", "ssh_audit_after"):
+        fields[key] = SshAudit(**data[key]) if data.get(key) else None
+    return HostResult(**fields)
 
 
 def exit_status(judged: list[Verdict], enforce: bool) -> int:

@@ -64,3 +64,17 @@ def verdict(met, hard):
 )
 def test_exit_status(verdicts, enforce, status):
     assert judge.exit_status(verdicts, enforce) == status
+
+
+def test_a_recorded_run_reports_its_figures_and_fails_only_when_enforced(tmp_path, capsys):
+    """judge-container.json: a real container judge (58 -> 75, ssh-audit 1 fail, 6 warn)."""
+    saved = SAMPLES / "judge-container.json"
+    out = tmp_path / "judges.md"
+    assert judge.main(["--from-json", str(saved), "--write", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "miss lab container  Lynis hardening index          58 -> 75   target >= 80" in printed
+    text = out.read_text()
+    assert "Measured 2026-12-06 05:38 UTC with `bench/judge.py --hosts container`" in text
+    assert "| lab container | 58 | 75 | >= 80 | 51 -> 27 | 6/18 | 1/6 (target 0/0) | yes |" in text
+    assert "| ACCT-9628 | Enable auditd to collect audit information |" in text
+    assert judge.main(["--from-json", str(saved), "--enforce"]) == 1
