@@ -9,11 +9,12 @@
 # tag, this script and lab/vm/*); when it exists, nothing is rebuilt.
 #
 # Usage: lab/build-vm-image.sh [--force] [--print-dir]
-#   MAINT_LAB_VM_CACHE: where the images are kept (default: .cache/lab-vm in the checkout)
+#   MAINT_LAB_VM_CACHE: where the images are kept (default: /var/cache/maint-lab/vm, shared by
+#   every checkout on the machine like the container image in Podman's storage)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-cache=${MAINT_LAB_VM_CACHE:-$(dirname "$here")/.cache/lab-vm}
+cache=${MAINT_LAB_VM_CACHE:-/var/cache/maint-lab/vm}
 disk_size=${MAINT_LAB_VM_DISK_SIZE:-8G}
 
 container_tag=$("$here/build-image.sh" --print-tag)
