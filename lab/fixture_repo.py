@@ -8,6 +8,16 @@ Two flat repositories are written under OUT:
 * ``OUT/security``: ``maint-fixture-tools`` 1.0 and 1.1, published with a Debian-Security
   origin so security-only patching has something to choose.
 
+Patch baseline tests (docs/roles/patching.md) need one update of each kind; these packages
+are in the repositories but no lab host has them until a test installs their 1.0:
+
+* ``OUT/main`` (bugfix updates): ``maint-fixture-lib`` (a package to hold),
+  ``maint-fixture-doc`` (a package to reject by pattern) and ``linux-image-maint-fixture`` (a
+  kernel package by its name), each at every version;
+* ``OUT/security``: ``maint-fixture-agent`` at every version (from 1.1 on it depends on
+  ``maint-fixture-agent-data``, so the transaction of installing it pulls a new package) and
+  ``maint-fixture-agent-data`` 1.0.
+
 Lab hosts use them as ``deb [trusted=yes] file:/srv/maint-fixture/main ./`` (and security).
 ``--versions 1.1`` rebuilds the indexes without 1.0, to prove that rollback does not depend
 on the repository still holding the old version. Output is deterministic for a given input.
@@ -87,6 +97,16 @@ TOOLS_SCRIPT = """#!/bin/sh
 echo "maint-fixture-tools {version}"
 """
 
+# Baseline fixtures: (name, description, the repository it is published in).
+MAIN_EXTRAS = (
+    ("maint-fixture-lib", "maint patch-baseline fixture: a package to hold"),
+    ("maint-fixture-doc", "maint patch-baseline fixture: a package to reject by pattern"),
+    ("linux-image-maint-fixture", "maint patch-baseline fixture: a kernel package by name"),
+)
+AGENT = "maint-fixture-agent"
+AGENT_DATA = "maint-fixture-agent-data"
+AGENT_DATA_VERSION = "1.0"
+
 
 def _write(path: Path, text: str, mode: int = 0o644) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -147,6 +167,17 @@ def tools_deb(workdir: Path, version: str, out_dir: Path) -> Path:
     return deb
 
 
+def simple_deb(workdir: Path, name: str, version: str, description: str, out_dir: Path,
+               depends: str = "") -> Path:  # fmt: skip
+    """A package that only carries its version, for the patch baseline tests."""
+    tree = workdir / f"{name}_{version}"
+    _write(tree / "DEBIAN/control", _control(name, version, description, depends))
+    _write(tree / f"usr/share/maint-fixture/{name}.version", f"{version}\n")
+    deb = out_dir / f"{name}_{version}_all.deb"
+    _build_deb(tree, deb)
+    return deb
+
+
 def _hashes(data: bytes) -> dict[str, str]:
     return {
         "MD5sum": hashlib.md5(data).hexdigest(),  # apt index field, not a security use
@@ -197,6 +228,31 @@ def build(out: Path, versions: list[str]) -> None:
         work = Path(tmp)
         main_debs = [fixture_deb(work, v, main_dir) for v in versions]
         sec_debs = [tools_deb(work, v, sec_dir) for v in versions]
+        main_debs += [
+            simple_deb(work, name, v, description, main_dir)
+            for name, description in MAIN_EXTRAS
+            for v in versions
+        ]
+        sec_debs += [
+            simple_deb(
+                work,
+                AGENT,
+                v,
+                "maint patch-baseline fixture: a security update to age",
+                sec_dir,
+                depends="" if v == "1.0" else AGENT_DATA,
+            )
+            for v in versions
+        ]
+        sec_debs.append(
+            simple_deb(
+                work,
+                AGENT_DATA,
+                AGENT_DATA_VERSION,
+                "maint patch-baseline fixture: a new dependency",
+                sec_dir,
+            )
+        )
     write_index(main_dir, main_debs, "maint-lab", "maint-fixture", "maint-fixture")
     write_index(sec_dir, sec_debs, "Debian", "Debian-Security", "bookworm-security")
 
