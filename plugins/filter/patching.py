@@ -144,6 +144,13 @@ def _expired(baseline):
         raise AnsibleFilterError("patching: %s" % exc) from exc
 
 
+def _flag(value):
+    """A boolean from a templated value ("False" is false)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1", "on")
+    return bool(value)
+
+
 def _now():
     return datetime.now(timezone.utc).strftime(pb.STAMP)
 
@@ -179,10 +186,10 @@ def patching_reboot_plan(
     try:
         return pb.reboot_plan(
             baseline or None,
-            bool(legacy_reboot),
-            bool(required),
-            bool(installed),
-            bool(check_mode),
+            _flag(legacy_reboot),
+            _flag(required),
+            _flag(installed),
+            _flag(check_mode),
             deadline or "",
             now or _now(),
             int(timeout),
@@ -191,11 +198,21 @@ def patching_reboot_plan(
         raise AnsibleFilterError("patching: %s" % exc) from exc
 
 
-def patching_windows_policy(baseline, categories=None, reject=None, legacy_reboot=False):
+def patching_windows_policy(
+    baseline, categories=None, reject=None, legacy_reboot=False, deadline="", now="", timeout=900
+):
     """win_updates category_names, reject_list, accept_list and reboot for the baseline (or
-    the role's own variables without one)."""
+    the role's own variables without one); no reboot when the window has no time left."""
     try:
-        return pb.windows_policy(baseline or None, categories, reject, legacy_reboot)
+        return pb.windows_policy(
+            baseline or None,
+            categories,
+            reject,
+            _flag(legacy_reboot),
+            deadline or "",
+            now or _now(),
+            int(timeout),
+        )
     except pb.BaselineError as exc:
         raise AnsibleFilterError("patching: %s" % exc) from exc
 

@@ -495,15 +495,21 @@ def glob_regex(pattern):
     return "^%s$" % "".join(out)
 
 
-def windows_policy(baseline, categories=(), reject=(), legacy_reboot=False):
+def windows_policy(baseline, categories=(), reject=(), legacy_reboot=False, deadline="", now=None,
+                   timeout=900):  # fmt: skip
     """win_updates arguments: ``category_names``, ``reject_list``, ``accept_list`` (None: no
-    accept list) and ``reboot``, from the baseline, else from the role variables."""
+    accept list) and ``reboot``, from the baseline, else from the role variables.
+
+    ``reboot`` is win_updates' own: reboot when an update requires it. So ``always`` reboots
+    only when required, like ``if_needed``; neither reboots when the reboot's timeout would end
+    after the window's ``deadline``."""
+    plan = reboot_plan(baseline, legacy_reboot, True, True, False, deadline, now, timeout)
     if not baseline:
         return {
             "category_names": list(categories or []),
             "reject_list": list(reject or []),
             "accept_list": None,
-            "reboot": bool(legacy_reboot),
+            "reboot": plan["reboot"],
         }
     policy = baseline["policy"]
     if "all" in policy["classifications"]:
@@ -521,5 +527,5 @@ def windows_policy(baseline, categories=(), reject=(), legacy_reboot=False):
         "category_names": names,
         "reject_list": rejected,
         "accept_list": [glob_regex(p) for p in policy["allow"]] or None,
-        "reboot": policy["reboot"] != "never",
+        "reboot": plan["reboot"],
     }

@@ -556,6 +556,17 @@ def test_windows_mapping_of_a_baseline():
     assert filters["patching_windows_policy"](baseline(), [], [], False)["category_names"] == ["*"]
 
 
+def test_windows_reboots_only_with_time_left_in_the_window():
+    mapped = filters["patching_windows_policy"](
+        baseline(), [], [], False, deadline="2026-12-06T22:10:00Z", now=NOW, timeout=900
+    )
+    assert mapped["reboot"] is False
+    mapped = filters["patching_windows_policy"](
+        {}, [], [], True, deadline="2026-12-06T22:20:00Z", now=NOW, timeout=900
+    )
+    assert mapped["reboot"] is True
+
+
 def test_windows_mapping_without_a_baseline_keeps_the_role_variables():
     mapped = filters["patching_windows_policy"]({}, ["CriticalUpdates"], ["KB1"], False)
     assert mapped == {
@@ -589,6 +600,12 @@ def test_reboot_policies():
     assert reboot("always", required=False, installed=False)["reboot"] is False
     assert reboot("if_needed", check_mode=True)["reboot"] is False
     assert reboot("if_needed", check_mode=True)["note"] == ""
+
+
+def test_reboot_flags_given_as_text():
+    assert reboot("if_needed", required="False")["reboot"] is False
+    assert reboot(None, legacy="false")["policy"] == "never"
+    assert reboot(None, legacy="True")["policy"] == "if_needed"
 
 
 def test_reboot_without_a_baseline_follows_patching_reboot():
