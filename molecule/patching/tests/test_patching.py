@@ -4,11 +4,29 @@ Runs twice: after converge + idempotence, and after side_effect (rollback). Each
 maint_result files the scenario saved in run order and checks the host against them.
 """
 
-from testinfra_helpers import after_side_effect, phase, ran
+from testinfra_helpers import after_side_effect, findings, phase, ran
+
+# The updates a patch baseline judges (vars/baselines.yml); each stays at 1.0 until a run takes it.
+BASELINE_PACKAGES = (
+    "maint-fixture-lib",
+    "maint-fixture-doc",
+    "linux-image-maint-fixture",
+    "maint-fixture-agent",
+)
+LATER_RUN_ID = "run-4243-20261211T101500123456"  # side_effect's later run
+HOLD_REASON = "held until 2026-12-10: the vendor certifies 1.1 on 10 December"
 
 
 def _planned(result, name):
     return [p for p in result["data"]["planned"] if p["name"] == name]
+
+
+def _decisions(result):
+    return {p["name"]: (p["decision"], p["reason"]) for p in result["data"]["pending"]}
+
+
+def _names(entries):
+    return {p["name"] for p in entries}
 
 
 def test_check_mode_lists_1_1_as_pending(results):
@@ -23,12 +41,59 @@ def test_check_mode_lists_1_1_as_pending(results):
     assert check["rollback"] == {}
 
 
+def test_the_plan_explains_every_pending_update(results):
+    check = phase(results, "check")
+    # The window names security_only; the host's group patching_canary overrides it.
+    assert check["data"]["baseline"] == {
+        "name": "monthly",
+        "source": "group",
+        "group": "patching_canary",
+        "as_of": "2026-12-06T10:15:00Z",
+    }
+    assert check["data"]["mode"] == "baseline"
+    assert _decisions(check) == {
+        "maint-fixture": ("in", "bugfix, 10 days since first seen \u2265 7"),
+        "maint-fixture-tools": ("in", "security, 9 days since first seen \u2265 7"),
+        "maint-fixture-lib": ("out", HOLD_REASON),
+        "maint-fixture-doc": ("out", "rejected by pattern *-doc"),
+        "linux-image-maint-fixture": ("out", "kernel updates are excluded"),
+        "maint-fixture-agent": ("out", "too new: 3 of 7 days since first seen"),
+        "maint-fixture-agent-data": ("out", "a new package only updates left out need"),
+    }
+    by_name = {p["name"]: p for p in check["data"]["pending"]}
+    assert by_name["maint-fixture-agent"]["first_seen"] == "2026-12-03T10:15:00Z"
+    assert by_name["maint-fixture-agent"]["age_days"] == 3
+    assert by_name["maint-fixture-doc"]["first_seen"] == "2026-12-06T10:15:00Z"  # never seen
+    assert by_name["maint-fixture-doc"]["age_days"] == 0
+    # The transaction is simulated for the updates that are in, and only for them.
+    assert _names(check["data"]["planned"]) == {"maint-fixture", "maint-fixture-tools"}
+    assert check["data"]["skipped"]["maint-fixture-lib"] == HOLD_REASON
+    # The hold has not expired yet; it is a held update, not a finding about the hold.
+    assert findings(check, "patching.hold_expired") == []
+    (held,) = findings(check, "patching.held_packages")
+    assert f"maint-fixture-lib ({HOLD_REASON})" in held["message"]
+
+
+def test_converge_installed_exactly_the_plan(results, host):
+    first = phase(results, "converge", 0)
+    assert _names(first["data"]["applied"]) == _names(first["data"]["planned"])
+    if not ran(results, "later"):
+        for name in BASELINE_PACKAGES:
+            assert host.package(name).version == "1.0", name
+        assert not host.package("maint-fixture-agent-data").is_installed
+    (pending,) = findings(first, "patching.reboot_pending")
+    assert pending["message"].endswith("(the baseline never reboots)")
+    assert first["data"]["reboot_policy"] == "never"
+
+
 def test_check_mode_changed_nothing(results, host):
     converge = phase(results, "converge")
     # The first real run still found 1.0 installed: the check run before it changed nothing.
     (fixture,) = _planned(converge, "maint-fixture")
     assert fixture["current"] == "1.0"
     manifests = host.run("ls /var/lib/maint/patching/manifest-*.json").stdout.split()
+    # one from converge (and one from side_effect's later run, named after its run)
+    manifests = [m for m in manifests if LATER_RUN_ID not in m]
     assert len(manifests) == 1, manifests
 
 
@@ -63,7 +128,8 @@ def test_reboot_pending_reported_not_performed(results):
 
 
 def test_installed_version_matches_the_last_run(results, host):
-    rolled_back = ran(results, "rollback")
+    # converge installs 1.1, the rollback goes back to 1.0, the later run installs 1.1 again
+    rolled_back = ran(results, "rollback") and not ran(results, "later")
     expected = "1.0" if rolled_back else "1.1"
     assert host.package("maint-fixture").version == expected
     assert host.package("maint-fixture-tools").version == expected
@@ -135,3 +201,40 @@ def test_reconcile_after_the_rollback_finds_nothing_changed(results):
     assert again["status"] == "ok"
     assert (again["data"]["found"], again["data"]["changed"]) == (True, [])
     assert again["rollback"] == {}
+
+
+def test_five_days_later_the_aged_update_and_the_released_hold_enter(results, host):
+    after_side_effect(results, "later")
+    later = phase(results, "later")
+    assert later["data"]["baseline"]["source"] == "window"
+    assert later["data"]["baseline"]["as_of"] == "2026-12-11T10:15:00Z"
+    assert _decisions(later) == {
+        "maint-fixture": ("in", "bugfix, 15 days since first seen \u2265 7"),
+        "maint-fixture-tools": ("in", "security, 14 days since first seen \u2265 7"),
+        "maint-fixture-lib": ("in", "bugfix, 21 days since first seen \u2265 7"),
+        "maint-fixture-doc": ("out", "rejected by pattern *-doc"),
+        "linux-image-maint-fixture": ("out", "kernel updates are excluded"),
+        "maint-fixture-agent": ("in", "security, 8 days since first seen \u2265 7"),
+        "maint-fixture-agent-data": ("in", "pulled in by the updates in the plan"),
+    }
+    (expired,) = findings(later, "patching.hold_expired")
+    assert expired["severity"] == "medium"
+    for part in ("maint-fixture-lib", "1.1", "2026-12-10", "the vendor certifies 1.1"):
+        assert part in expired["message"]
+    # The apply installed exactly the plan's transaction, the agent's new dependency included.
+    expected = {
+        "maint-fixture",
+        "maint-fixture-tools",
+        "maint-fixture-lib",
+        "maint-fixture-agent",
+        "maint-fixture-agent-data",
+    }
+    assert later["status"] == "changed"
+    assert later["rollback"]["manifest_path"].endswith(f"manifest-{LATER_RUN_ID}.json")
+    assert _names(later["data"]["planned"]) == _names(later["data"]["applied"]) == expected
+    assert host.package("maint-fixture-agent").version == "1.1"
+    assert host.package("maint-fixture-agent-data").version == "1.0"
+    assert host.package("maint-fixture-lib").version == "1.1"
+    # The rejected and the kernel update stayed where they were.
+    assert host.package("maint-fixture-doc").version == "1.0"
+    assert host.package("linux-image-maint-fixture").version == "1.0"
