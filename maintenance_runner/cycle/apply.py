@@ -37,7 +37,7 @@ from maintenance_runner.cycle.anchor import heads_of, short_heads
 from maintenance_runner.cycle.applier import Applier, ApplySummary, Progress
 from maintenance_runner.cycle.followups import create_from_config
 from maintenance_runner.cycle.gate import Gate, check_window, preflight
-from maintenance_runner.cycle.patch_policy import patch_vars
+from maintenance_runner.cycle.patch_policy import baseline_vars, patch_vars
 from maintenance_runner.cycle.planning import check_run, record_occurrence_of
 from maintenance_runner.cycle.reconcile import interrupted_message, reconcile
 from maintenance_runner.cycle.signing import identify, message, sign
@@ -70,9 +70,17 @@ def sign_emergency(
 
 
 def run_vars(plan: Plan, config: MaintConfig, log: ActionLog) -> dict[str, Any]:
-    """Extra variables every run of the plan gets: its patch policy as of the plan's making."""
+    """Extra variables every run of the plan gets: its patch policy as of the plan's making,
+    and the occurrence's cutoff (a reboot must be over by then)."""
     window = config.window(plan.window)
-    return patch_vars(config, window, log, parse_instant(plan.content.created_at))
+    found: dict[str, Any] = {}
+    if plan.content.occurrence is not None:
+        found["maint_window_cutoff"] = plan.content.occurrence.cutoff.strftime(
+            "%Y-%m-%dT%H:%M:%SZ"
+        )
+    if baseline_vars(config, window):
+        found.update(patch_vars(config, window, log, parse_instant(plan.content.created_at)))
+    return found
 
 
 def check_drift(plan: Plan, config: MaintConfig, log: ActionLog) -> list[str]:

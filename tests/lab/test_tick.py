@@ -264,7 +264,9 @@ def test_sigkill_mid_batch_then_the_next_tick_reconciles_and_finishes_what_was_l
     assert killed is not None, "the tick was not killed after the second host's upgrade"
     run_uid, done_before = killed
     assert done_before == [HOSTS[0]]
-    time.sleep(1)
+    deadline = time.monotonic() + 15  # the guard kills the group at once; a loaded machine lags
+    while leftovers(run_uid) and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert leftovers(run_uid) == [], "Ansible outlived the killed runner"
     assert versions() == {h: "1.1" for h in HOSTS}  # the change happened: is it recorded?
     with Log(site) as log:
