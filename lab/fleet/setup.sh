@@ -31,6 +31,8 @@ case "${MAINT_LAB_FIXTURE:-none}" in
       apt-get install -y -qq --allow-downgrades maint-fixture maint-fixture-tools >/dev/null 2>&1
       # Installed at provisioning: the host has been restarted since.
       rm -f /run/reboot-required /run/reboot-required.pkgs
+      # Under systemd (the VM lab host), its init script becomes a unit on the next reload.
+      if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
       service maint-fixture start >/dev/null
     fi
     ;;

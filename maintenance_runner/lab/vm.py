@@ -60,6 +60,7 @@ DEFAULT_CPUS = 2
 # loaded machine.
 BOOT_TIMEOUT = 900.0
 KVM_PROBE_SECONDS = 15.0
+CONNECT_TIMEOUT = 120
 ACCELS = ("auto", "kvm", "tcg")
 # A host name (RFC 1123 label): it names the VM, its inventory entry and its hostname.
 _NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
@@ -318,6 +319,8 @@ def up(
         key_fingerprint(key.with_suffix(".pub")), files.features["backup"], files.features["clamav"]
     )
     inv = state / "hosts.yml"
+    # Emulated, the VM can take longer than Ansible's 10 s to answer a connection.
+    role_vars = {"ansible_timeout": CONNECT_TIMEOUT, **role_vars}
     inv.write_text(yaml.safe_dump(inventory([host], key, fixture, role_vars), sort_keys=False))
     vm = VmHost(
         name=name,

@@ -65,6 +65,7 @@ def test_up_writes_an_inventory_like_the_container_lab(vm):
     assert lab["hosts"] == {name: {"ansible_host": "127.0.0.1", "ansible_port": port}}
     assert lab["vars"]["ansible_user"] == "maint"
     assert lab["vars"]["patching_services"] == ["maint-fixture"]
+    assert lab["vars"]["ansible_timeout"] == 120  # emulated, it can answer slowly
     status = labkit.maint("lab", "vm", "status", "--state", str(state), cwd=state)
     assert status.stdout.startswith(f"{name} running, sshd answers port={port} accel=")
 
@@ -75,7 +76,7 @@ def test_a_full_host_with_its_own_kernel_and_systemd(vm):
         state,
         port,
         "sudo -n true && hostname && uname -r && ps -o comm= -p 1 && "
-        "systemctl is-system-running; test -w /proc/sys/kernel/kptr_restrict && echo writable",
+        "systemctl is-system-running; sudo test -w /proc/sys/kernel/kptr_restrict && echo writable",
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.split()
@@ -89,10 +90,16 @@ def test_a_full_host_with_its_own_kernel_and_systemd(vm):
 
 def test_apt_reads_the_fixture_repository_and_maint_runs_unchanged(vm):
     work, state, port, _, _ = vm
-    proc = ssh(state, port, "grep -rh '^deb' /etc/apt/sources.list.d; dpkg-query -W maint-fixture")
+    proc = ssh(
+        state,
+        port,
+        "grep -rh '^deb' /etc/apt/sources.list.d; dpkg-query -W maint-fixture; "
+        "systemctl is-active maint-fixture; sudo test -f /etc/maint/backup/lab.pass && echo seeded",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "file:/srv/maint-fixture/main" in proc.stdout
     assert "maint-fixture\t1.1" in proc.stdout
+    assert proc.stdout.split()[-2:] == ["active", "seeded"]  # setup.sh ran to its end
     run = labkit.maint("run", "patching", "-i", str(state / "hosts.yml"), "--check", cwd=work)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "patching" in run.stdout
