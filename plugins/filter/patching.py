@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.maint.preventive.plugins.module_utils import patch_baseline as pb
+from ansible_collections.maint.preventive.plugins.module_utils.apt_sim import update_changes
 from ansible_collections.maint.preventive.plugins.module_utils.findings import finder
 
 DOCUMENTATION_NOTE = "See docs/role-contract.md for the finding ids."
@@ -375,10 +376,51 @@ def patching_security_names(advisory_lines):
     return sorted({name for kind, name in _advisory_lines(advisory_lines) if kind == "security"})
 
 
+SKIPPED_BY_RUNNER = "PATCH-04 skipped on this host by the runner (maint_skip_controls)"
+
+
+def patching_skipped(skipped, selected, would_fail=None, skip=False):
+    """data.skipped: package -> why it is left out. The role's own reasons (held, deny list,
+    baseline...), each update apt cannot install (the plan's would_fail reason) and, when the
+    runner skips PATCH-04 on this host, every update the run would have applied."""
+    out = dict(skipped or {})
+    for name, why in (would_fail or {}).items():
+        out[name] = why
+    if skip:
+        for pkg in selected or []:
+            if pkg.get("action") in ("install", "upgrade"):
+                out.setdefault(pkg["name"], SKIPPED_BY_RUNNER)
+    return out
+
+
+def patching_changes(transaction, control="PATCH-04"):
+    """data.changes of a transaction whose every package was chosen (dnf: no attribution of
+    dependencies)."""
+    names = {p["name"] for p in transaction or []}
+    return update_changes(control, transaction or [], names)
+
+
+def patching_windows_changes(updates, control="PATCH-W02"):
+    """data.changes of Windows updates (win_updates ``updates``: id -> {title, kb: [...]}): one
+    package install per update, named by its KB."""
+    from ansible_collections.maint.preventive.plugins.module_utils.changes import change
+
+    out = []
+    for key, update in sorted((updates or {}).items()):
+        kbs = ["KB%s" % str(kb).upper().removeprefix("KB") for kb in update.get("kb") or []]
+        out.append(
+            change(control, "package", ", ".join(kbs) or key, "install", after=update.get("title"))
+        )
+    return out
+
+
 class FilterModule:
     def filters(self):
         return {
             "patching_findings": patching_findings,
+            "patching_skipped": patching_skipped,
+            "patching_changes": patching_changes,
+            "patching_windows_changes": patching_windows_changes,
             "patching_pins": patching_pins,
             "patching_down_services": patching_down_services,
             "patching_rpm_transaction": patching_rpm_transaction,

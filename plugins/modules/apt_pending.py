@@ -228,6 +228,9 @@ def main():
     ) as apt:
         planner = Planner(module, apt, patterns)
         pending = planner.pending()
+        # the updates proper: upgrades of installed packages (what a new package the
+        # transaction installs is pulled in by)
+        updates = {p["name"] for p in pending if p["action"] == "upgrade"}
         if module.params["baseline"]:
             try:
                 pending, transaction, skipped = choose(
@@ -249,7 +252,7 @@ def main():
                 patterns=patterns,
             )
             transaction = planner.install(selected) if selected else []
-        chosen = {p["name"] for p in pending} | set(planner.failed)
+        chosen = updates | set(planner.failed)
         pulls = planner.pulls(transaction, chosen)
     module.exit_json(
         changed=False,

@@ -195,3 +195,29 @@ def test_update_changes_list_removals_and_unexplained_pulls():
         ("old", "remove", "apt removes it to apply the updates"),
         ("dep", "install", "pulled in by the updates"),
     ]
+
+
+pf = load_plugin("plugins/filter/patching.py", "maint_patching_filter_changes")
+
+
+def test_patching_skipped_names_why_each_update_is_left_out():
+    selected = [
+        {"name": "fixture", "action": "upgrade"},
+        {"name": "dep", "action": "install"},
+        {"name": "gone", "action": "remove"},
+    ]
+    assert pf.patching_skipped({"lib": "held"}, selected, {"tools": "apt cannot install"}) == {
+        "lib": "held",
+        "tools": "apt cannot install",
+    }
+    skipped = pf.patching_skipped({}, selected, {}, skip=True)
+    assert skipped == {"fixture": pf.SKIPPED_BY_RUNNER, "dep": pf.SKIPPED_BY_RUNNER}
+
+
+def test_patching_changes_of_dnf_and_windows():
+    rpm = [{"name": "openssl", "current": "3.0.1-1", "candidate": "3.0.7-1", "action": "upgrade"}]
+    (entry,) = pf.patching_changes(rpm)
+    assert (entry["target"], entry["before"], entry["after"]) == ("openssl", "3.0.1-1", "3.0.7-1")
+    updates = {"u1": {"title": "2026-11 Cumulative Update", "kb": ["5034441"]}}
+    (win,) = pf.patching_windows_changes(updates)
+    assert (win["control"], win["target"], win["action"]) == ("PATCH-W02", "KB5034441", "install")
