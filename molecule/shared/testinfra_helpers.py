@@ -19,6 +19,15 @@ import pytest
 
 EPHEMERAL = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent"))
 RESULTS = EPHEMERAL / "results"
+SNAPSHOTS = EPHEMERAL / "snapshots"
+# What changes on a lab host without any role touching it, between two snapshots: Ansible's own
+# temporary directory (the snapshot script runs from there) and the logs and caches the tools
+# the scenarios run write (Lynis in the hardening verifier).
+OUTSIDE = (
+    "/root/.ansible/",
+    "/var/log/lynis",
+    "/var/log/lynis-report",
+)
 # The severity scale of the result contract (plugins/module_utils/findings.py).
 SEVERITIES = ("info", "low", "medium", "high", "critical")
 
@@ -75,3 +84,34 @@ def assert_finding_contract(result: dict, task: str) -> None:
         assert finding["id"].startswith(task + "."), finding
         assert finding["severity"] in SEVERITIES, finding
         assert finding["message"] and finding["recommendation"], finding
+
+
+def load_snapshot(hostname: str, name: str, index: int = 0) -> dict:
+    """The ``index``-th snapshot named ``name`` that molecule/shared/snapshot.yml saved for the
+    host (``packages``, ``selections``, ``files``, ``texts``)."""
+    files = sorted(SNAPSHOTS.glob(f"{hostname}-*-{name}.json"))
+    assert len(files) > index, f"no snapshot {name} #{index + 1} in {SNAPSHOTS}"
+    return json.loads(files[index].read_text())
+
+
+def file_changes(before: dict, after: dict, under=("/",), outside=OUTSIDE) -> dict:
+    """path -> (before, after) of every file that differs between two snapshots (created:
+    before None; removed: after None), below ``under`` and not below ``outside``."""
+    paths = set(before["files"]) | set(after["files"])
+    return {
+        path: (before["files"].get(path), after["files"].get(path))
+        for path in sorted(paths)
+        if path.startswith(tuple(under))
+        and not path.startswith(tuple(outside))
+        and before["files"].get(path) != after["files"].get(path)
+    }
+
+
+def package_changes(before: dict, after: dict) -> dict:
+    """name -> (before, after) of every package whose version or state differs."""
+    names = set(before["packages"]) | set(after["packages"])
+    return {
+        n: (before["packages"].get(n), after["packages"].get(n))
+        for n in sorted(names)
+        if before["packages"].get(n) != after["packages"].get(n)
+    }

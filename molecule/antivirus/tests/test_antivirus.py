@@ -5,7 +5,15 @@ mirror, clamd started on the custom database, quarantine, rollback). Each run re
 maint_result files the scenario saved in run order and checks the host against them.
 """
 
-from testinfra_helpers import after_side_effect, assert_finding_contract, findings, phase
+from testinfra_helpers import (
+    after_side_effect,
+    assert_finding_contract,
+    file_changes,
+    findings,
+    load_snapshot,
+    package_changes,
+    phase,
+)
 
 SAMPLE = "/srv/samples/eicar.com"
 SIGNATURE = "Maint.Test.EICAR.UNOFFICIAL"
@@ -39,6 +47,17 @@ def test_check_mode_reports_and_changes_nothing(results):
     assert data["quarantined_now"] == []
     assert findings(check, "antivirus.infected")[0]["severity"] == "critical"
     assert not findings(check, "antivirus.update_failed")
+    # the scan's log went to a temporary directory, removed: nothing is kept
+    assert data["scan"]["log"] is None
+    assert data["changes"] == []
+
+
+def test_check_mode_left_no_trace(host):
+    name = host.backend.get_hostname()
+    prepared = load_snapshot(name, "prepared")
+    checked = load_snapshot(name, "check")
+    assert file_changes(prepared, checked) == {}
+    assert package_changes(prepared, checked) == {}
 
 
 def test_update_failed_is_a_high_finding_not_a_crash(results):
@@ -183,3 +202,52 @@ def test_rollback_restored_freshclam_conf(results, host):
     assert (
         host.file("/etc/clamav/freshclam.conf").content_string == host.file(backup).content_string
     )
+
+
+def test_rollback_leaves_packages_and_config_as_before(results, host):
+    _side_effect_ran(results)
+    name = host.backend.get_hostname()
+    before, after = load_snapshot(name, "sidebefore"), load_snapshot(name, "rollback")
+    assert package_changes(before, after) == {}
+    assert before["selections"] == after["selections"]
+    # freshclam.conf is back; the copy kept before the change stays as the run's record, the
+    # quarantined file stays in quarantine (never moved back), logs and records are kept
+    changed = file_changes(
+        before,
+        after,
+        outside=(
+            "/root/.ansible/",
+            "/var/log/",
+            "/var/lib/maint",
+            "/var/lib/clamav/",
+            "/etc/clamav/freshclam.conf.maint-",
+        ),
+    )
+    assert changed == {}, sorted(changed)
+    quarantine = phase(results, "quarantine")
+    moved = [c for c in quarantine["data"]["changes"] if c["control"] == "AV-05"]
+    assert [(c["target"], c["action"]) for c in moved] == [(SAMPLE, "remove")]
+    mirror = [c for c in quarantine["data"]["changes"] if c["control"] == "AV-02"]
+    assert len(mirror) == 1 and "+PrivateMirror http://127.0.0.1:9" in mirror[0]["diff"]
+
+
+def test_an_install_is_recorded_and_purged_on_rollback(results, host):
+    after_side_effect(results, "installrollback")
+    installed = phase(results, "install")
+    (package,) = [c for c in installed["data"]["changes"] if c["kind"] == "package"]
+    assert (package["control"], package["target"], package["action"]) == (
+        "AV-01",
+        "clamav-testfiles",
+        "install",
+    )
+    assert installed["rollback"]["packages_manifest"].endswith(
+        "/packages/manifest-run-4546-20261206T111500123456.json"
+    )
+    rollback = phase(results, "installrollback")
+    assert rollback["data"]["packages_removed"] == ["clamav-testfiles"]
+    name = host.backend.get_hostname()
+    before = load_snapshot(name, "installbefore")
+    after = load_snapshot(name, "installrollback")
+    assert package_changes(before, after) == {}
+    assert before["selections"] == after["selections"]
+    assert not host.package("clamav-testfiles").is_installed
