@@ -66,3 +66,28 @@ def test_finding_contract():
     ):
         with pytest.raises(AssertionError):
             helpers.assert_finding_contract({"findings": [bad]}, "patching")
+
+
+def test_snapshot_comparisons(tmp_path, monkeypatch):
+    monkeypatch.setattr(helpers, "SNAPSHOTS", tmp_path)
+    before = {
+        "packages": {"a": "1.0 ii", "b": "2.0 ii"},
+        "files": {"/etc/x": "f 0644 0 0 aa", "/root/.ansible/tmp/s.py": "f 0600 0 0 1"},
+    }
+    after = {
+        "packages": {"a": "1.1 ii", "c": "1.0 ii", "b": "2.0 ii"},
+        "files": {"/etc/x": "f 0600 0 0 aa", "/etc/new": "f 0644 0 0 bb"},
+    }
+    (tmp_path / "lab-20260101000000000000-prepared.json").write_text(json.dumps(before))
+    assert helpers.load_snapshot("lab", "prepared") == before
+    with pytest.raises(AssertionError, match="no snapshot check #1"):
+        helpers.load_snapshot("lab", "check")
+    assert helpers.file_changes(before, after) == {
+        "/etc/new": (None, "f 0644 0 0 bb"),
+        "/etc/x": ("f 0644 0 0 aa", "f 0600 0 0 aa"),
+    }
+    assert helpers.file_changes(before, after, under=("/var/",)) == {}
+    assert helpers.package_changes(before, after) == {
+        "a": ("1.0 ii", "1.1 ii"),
+        "c": (None, "1.0 ii"),
+    }
