@@ -67,6 +67,12 @@ options:
     description: Lists younger than this many seconds are not refreshed.
     type: int
     default: 0
+  private_lists:
+    description:
+      - Refresh the lists in a temporary copy, not in /var/lib/apt/lists. Defaults to the
+        module's check mode; a role that runs this probe with C(check_mode false) in a check run
+        passes C(ansible_check_mode), so a plan writes nothing.
+    type: bool
 notes:
   - Packages on hold (C(apt-mark hold)) are never chosen.
 """
@@ -211,6 +217,7 @@ def main():
             first_seen=dict(type="dict", default={}),
             refresh=dict(type="bool", default=False),
             cache_valid_time=dict(type="int", default=0),
+            private_lists=dict(type="bool"),
         ),
         supports_check_mode=True,
     )
@@ -225,6 +232,7 @@ def main():
         module,
         refresh=module.params["refresh"],
         cache_valid_time=module.params["cache_valid_time"],
+        check_mode=module.params["private_lists"],
     ) as apt:
         planner = Planner(module, apt, patterns)
         pending = planner.pending()

@@ -46,6 +46,12 @@ options:
     description: Lists younger than this many seconds are not refreshed.
     type: int
     default: 0
+  private_lists:
+    description:
+      - Refresh the lists in a temporary copy, not in /var/lib/apt/lists. Defaults to the
+        module's check mode; a role that runs this probe with C(check_mode false) in a check run
+        passes C(ansible_check_mode), so a plan writes nothing.
+    type: bool
   package_files:
     description:
       - Path -> package. For each package the transaction newly installs, the content that
@@ -150,6 +156,7 @@ def main():
             install_recommends=dict(type="bool", default=False),
             refresh=dict(type="bool", default=False),
             cache_valid_time=dict(type="int", default=0),
+            private_lists=dict(type="bool"),
             package_files=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
@@ -160,7 +167,10 @@ def main():
     recommends = [] if params["install_recommends"] else ["--no-install-recommends"]
     install, transaction, removal = {}, [], {"packages": [], "would_fail": None}
     with AptSession(
-        module, refresh=params["refresh"], cache_valid_time=params["cache_valid_time"]
+        module,
+        refresh=params["refresh"],
+        cache_valid_time=params["cache_valid_time"],
+        check_mode=params["private_lists"],
     ) as apt:
         for spec in params["install"]:
             rc, out, error = apt.simulate(["install", *recommends, spec])
