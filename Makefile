@@ -27,7 +27,7 @@ help:
 	@echo "                FAULTS=weak-sshd:2,av-stale:1-3 seeds faults (.maint/lab/faults.json)"
 	@echo "make lab-vm     start the VM lab host under qemu (inventory in .maint/lab-vm/hosts.yml); make lab-vm-down"
 	@echo "make judge      Lynis and ssh-audit before/after hardening on a lab container and the VM host"
-	@echo "                (about 50 minutes; writes docs/judges.md; ENFORCE=1 fails on a missed target)"
+	@echo "                (about an hour; writes docs/judges.md; ENFORCE=1 fails on a missed target)"
 
 system-deps:
 	@missing=""; for c in $(DEB_COMMANDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
@@ -95,7 +95,7 @@ lab-vm-down: venv
 	maint lab vm down
 
 judge: deps lab-vm-image
-	python bench/judge.py --write docs/judges.md $(if $(ENFORCE),--enforce)
+	python bench/judge.py --write docs/judges.md --json docs/judges.json $(if $(ENFORCE),--enforce)
 
 bench-actionlog: venv
 	python bench/actionlog_ingest.py --results 1000000 --verify

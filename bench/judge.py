@@ -89,8 +89,9 @@ SUGGESTION_NOTES = {
     "PKGS-7392": "updates are the patching role's task, in a window",
     "PKGS-7394": "apt-show-versions: patching reads apt itself",
     "PKGS-7420": "updates are applied in approved windows, not automatically",
-    "NETW-3200": "MOD-02 blacklists the module; Lynis wants the form it accepts (issue 26)",
-    "SSH-7408": "sshd option Lynis would set differently (see details)",
+    "NETW-3200": "MOD-02 writes 'install P /bin/false'; Lynis 3.0.8 accepts only /bin/true "
+    "(issue 26: the form both accept)",
+    "SSH-7408": "sshd off port 22 is a site decision (firewalls, inventories), not a control",
     "LOGG-2130": "a syslog daemon running where there is an init (issue 26)",
     "LOGG-2154": "remote logging: a site decision (the log host)",
     "ACCT-9622": "process accounting (issue 26)",
