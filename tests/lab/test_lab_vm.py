@@ -3,6 +3,7 @@ kernel and systemd, reached like a lab container through the inventory it writes
 
 import os
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
@@ -20,8 +21,7 @@ def vm_missing():
     for tool in ("qemu-system-x86_64", "qemu-img"):
         if subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True).returncode:
             return f"{tool} is not installed (make system-deps as root)"
-    root = labkit.BIN.parent.parent
-    image = lab_vm.image_dir(root)
+    image = lab_vm.image_dir(Path(__file__).resolve().parents[2])
     if not (image / "disk.qcow2").exists():
         return f"the lab VM image {image.name} is missing (make lab-vm-image)"
     return None
