@@ -6,9 +6,11 @@ VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 export PATH := $(BIN):$(PATH)
 # Debian packages the lab and the tests need (installed with apt-get when running as root).
-DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev chromium chromium-driver cron restic debsecan
+DEB_PACKAGES := podman runc debootstrap uidmap slirp4netns fuse-overlayfs openssh-client dpkg-dev chromium chromium-driver cron restic debsecan \
+  qemu-system-x86 qemu-utils e2fsprogs lynis
 # Commands that tell whether those packages are present.
-DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver crontab restic debsecan
+DEB_COMMANDS := podman runc debootstrap ssh-keygen dpkg-scanpackages chromium chromedriver crontab restic debsecan \
+  qemu-system-x86_64 qemu-img mkfs.ext4 lynis
 N ?= 3
 # Seeded faults for make lab (maint lab up --faults; 'none' for a fleet in good order).
 FAULTS ?= outdated:all
