@@ -1,23 +1,70 @@
 """Verify the hardening scenario on the lab host (testinfra).
 
-Runs twice: after converge + idempotence, and after side_effect (lockout refusal + rollback).
-Each run reads the maint_result files the scenario saved in run order and checks the host.
+Runs twice: after converge + idempotence, and after side_effect (reconcile, lockout refusal,
+rollback, then a plan and an apply while apt sees only the fixture repository, rolled back
+too). Each run reads the maint_result files and the host snapshots (packages, dpkg selections,
+files) the scenario saved in run order, and checks the host.
+
+prepare drifts sshd the way real servers do: a file that sorts before the role's drop-in turns
+root login on (the drop-in's "PermitRootLogin no" loses), the role's ciphers and MACs are set in
+another order by a site file (compliant in effect), and a file read after the drop-in raises
+MaxAuthTries (it wins until the drop-in sets it, then it is latent risk).
+
 The first run also measures the host again with Lynis and compares the hardening index with the
 one prepare recorded (both are kept in $MOLECULE_EPHEMERAL_DIRECTORY/lynis.json).
 """
 
 import json
 import re
+import sys
+from pathlib import Path
 
 import pytest
-from testinfra_helpers import EPHEMERAL, phase, ran
+from testinfra_helpers import (
+    EPHEMERAL,
+    file_changes,
+    findings,
+    load_snapshot,
+    package_changes,
+    phase,
+    ran,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "plugins" / "module_utils"))
+from changes import apply_unified_diff
 
 LYNIS = EPHEMERAL / "lynis.json"
 DROPIN = "/etc/ssh/sshd_config.d/00-maint-hardening.conf"
+CLOUD = "/etc/ssh/sshd_config.d/00-cloud.conf"
+LEGACY = "/etc/ssh/sshd_config.d/50-legacy.conf"
 SSH = (
     "ssh -i /root/.ssh/maint_key -o BatchMode=yes -o StrictHostKeyChecking=no "
     "-o UserKnownHostsFile=/dev/null -o ConnectTimeout=10 "
 )
+# Files under /etc that package maintainer scripts maintain besides the files a package ships
+# (service links, alternatives, the linker cache): they come with a planned package install.
+PACKAGE_SCRIPTS = ("/etc/rc", "/etc/systemd/system/", "/etc/alternatives/", "/etc/ld.so.cache")
+
+
+def _reverse(diff):
+    """A unified diff taken back: from the new text to the old one."""
+    out = []
+    for line in diff.splitlines(True):
+        if line.startswith("@@"):
+            old, new = line.split(" ")[1:3]
+            line = f"@@ -{new[1:]} +{old[1:]} @@\n"
+        elif line.startswith(("+++", "---")):
+            pass
+        elif line[:1] == "+":
+            line = "-" + line[1:]
+        elif line[:1] == "-":
+            line = "+" + line[1:]
+        out.append(line)
+    return "".join(out)
+
+
+def _host(host):
+    return host.backend.get_hostname()
 
 
 def _rolled_back(results):
@@ -28,23 +75,116 @@ def _status(result):
     return {c["id"]: c["status"] for c in result["data"]["controls"]}
 
 
-def test_check_mode_lists_noncompliant_controls_and_changes_nothing(results):
+def _sshd(host, user="maint"):
+    out = host.check_output(f"/usr/sbin/sshd -T -C user={user},host=127.0.0.1,addr=127.0.0.1")
+    return dict(line.split(" ", 1) for line in out.splitlines() if " " in line)
+
+
+def test_check_mode_lists_noncompliant_controls(results):
     check = phase(results, "check")
     converge = phase(results, "converge")
     assert check["data"]["check_mode"] is True
     assert check["status"] == "changed"
     assert check["rollback"] == {}
     noncompliant = set(check["data"]["noncompliant"])
-    assert {"SSH-01", "SSH-03", "SSH-04", "PERM-03", "AUTH-01", "BAN-01"} <= noncompliant
+    assert {"SSH-01", "SSH-03", "PERM-03", "AUTH-01", "BAN-01"} <= noncompliant
     assert all(_status(check)[c] == "noncompliant" for c in noncompliant)
-    ids = {f["id"] for f in check["findings"]}
-    assert {
-        "hardening.ssh_root_login",
-        "hardening.ssh_max_auth_tries",
-        "hardening.perm_cron",
-    } <= ids
     # The real run found the same controls open: the check run changed nothing.
     assert set(converge["data"]["noncompliant"]) == noncompliant
+
+
+def test_compliant_through_another_file_or_order_is_no_finding(results):
+    check = phase(results, "check")
+    status = _status(check)
+    # password login off in the image's 10-lab.conf; the role's ciphers and MACs in another
+    # order (and fewer) in 05-site.conf
+    assert status["SSH-02"] == status["SSH-04"] == status["SSH-05"] == "compliant"
+    ids = {f["id"] for f in check["findings"]}
+    assert not ids & {"hardening.ssh_password_auth", "hardening.ssh_ciphers", "hardening.ssh_macs"}
+
+
+def test_findings_name_the_effective_value_and_the_file_that_sets_it(results):
+    check = phase(results, "check")
+    (root,) = findings(check, "hardening.ssh_root_login")
+    # the drop-in's "PermitRootLogin no" loses to a file that sorts before it
+    assert root["message"].startswith(
+        f"root login is allowed: PermitRootLogin yes from {CLOUD}:1, read before {DROPIN}:1"
+    )
+    assert root["evidence"] == {
+        "effective": "permitrootlogin yes",
+        "expected": "permitrootlogin no",
+        "source": f"{CLOUD}:1",
+    }
+    (tries,) = findings(check, "hardening.ssh_max_auth_tries")
+    assert f"MaxAuthTries 10 from {LEGACY}:1" in tries["message"]
+    for finding in check["findings"]:
+        if finding["id"] not in ("hardening.sysctl_not_writable",):
+            assert set(finding["evidence"]) == {"effective", "expected", "source"}, finding
+
+
+def test_check_mode_left_no_trace(host):
+    prepared = load_snapshot(_host(host), "prepared")
+    checked = load_snapshot(_host(host), "check")
+    assert file_changes(prepared, checked) == {}
+    assert package_changes(prepared, checked) == {}
+    assert prepared["selections"] == checked["selections"]
+
+
+def test_the_plan_shows_what_the_apply_changed(results, host):
+    check, converge = phase(results, "check"), phase(results, "converge")
+
+    def key(change):
+        return (change["control"], change["kind"], change["target"], change["action"])
+
+    planned = [c for c in check["data"]["changes"] if not c["would_fail"]]
+    assert [key(c) for c in planned] == [key(c) for c in converge["data"]["changes"]]
+    for plan, done in zip(planned, converge["data"]["changes"], strict=True):
+        assert plan["diff"] == done["diff"], plan["target"]
+        assert (plan["after"], plan["pulls"]) == (done["after"], done["pulls"]), plan["target"]
+
+    before = load_snapshot(_host(host), "prepared")
+    after = load_snapshot(_host(host), "converge")
+    # every planned diff, applied in order to the file before, gives the file after
+    texts = {}
+    for change in planned:
+        if change["kind"] == "file" and change["diff"]:
+            path = change["target"]
+            current = texts.get(path, before["texts"].get(path))
+            if current is None and change["action"] == "modify":
+                # a file a planned package creates (pwquality.conf): the plan diffs it as the
+                # package ships it; that text is what the diff, taken back, gives from the file
+                # after the apply
+                current = apply_unified_diff(after["texts"][path], _reverse(change["diff"]))
+            texts[path] = apply_unified_diff(current, change["diff"])
+    assert texts
+    for path, text in texts.items():
+        assert after["texts"].get(path) == text, path
+    # modes as planned
+    for change in planned:
+        if change["kind"] == "mode":
+            assert after["files"][change["target"]].split()[1] == change["after"], change
+    # nothing changed under /etc that the plan did not show: a planned file, mode or owner, or
+    # what a planned package ships or its maintainer scripts maintain
+    targets = {c["target"] for c in planned if c["kind"] in ("file", "mode", "owner")}
+    # the directory a planned new file needs (/etc/modprobe.d on a minimal image)
+    targets |= {
+        str(Path(c["target"]).parent)
+        for c in planned
+        if c["kind"] == "file" and c["action"] == "create"
+    }
+    packages = {c["target"] for c in planned if c["kind"] == "package"}
+    installed = set(package_changes(before, after))
+    assert packages <= installed
+    for pulled in (p.split()[0] for c in planned for p in c["pulls"]):
+        assert pulled in installed, pulled
+    unplanned = [
+        path
+        for path in file_changes(before, after, under=("/etc/",))
+        if path not in targets
+        and after["owners"].get(path, before["owners"].get(path)) not in installed
+        and not path.startswith(PACKAGE_SCRIPTS)
+    ]
+    assert unplanned == []
 
 
 def test_converge_fixed_everything_and_second_converge_changed_nothing(results):
@@ -56,8 +196,13 @@ def test_converge_fixed_everything_and_second_converge_changed_nothing(results):
     assert first["data"]["lockout"] == {**first["data"]["lockout"], "user": "maint", "safe": True}
     assert second["status"] == "ok"
     assert second["data"]["noncompliant"] == []
+    assert second["data"]["changes"] == []
     assert second["rollback"] == {}
     assert first["data"]["sshd_drift"] == []
+    # the legacy file lost to the drop-in: latent risk, low
+    (latent,) = findings(second, "hardening.ssh_max_auth_tries_latent")
+    assert latent["severity"] == "low"
+    assert f"MaxAuthTries 10 at {LEGACY}:1 (overridden by {DROPIN}:" in latent["message"]
 
 
 def test_sysctl_not_writable_is_reported_not_failed(results):
@@ -75,26 +220,44 @@ def test_result_carries_the_backups(results, host):
     rollback = first["rollback"]
     assert host.file(rollback["manifest_path"]).exists
     files = rollback["files"]
-    assert files[DROPIN] == "absent"
-    backup = files["/etc/login.defs"]
-    assert backup.startswith("/var/lib/maint/hardening/backups/")
-    assert host.file(backup).exists
+    # the winning line was fixed in place: its file is backed up like the drop-in
+    for path in (DROPIN, CLOUD, "/etc/login.defs"):
+        assert files[path].startswith("/var/lib/maint/hardening/backups/"), path
+        assert host.file(files[path]).exists
+    assert files["/etc/security/limits.d/00-maint-hardening.conf"] == "absent"
     manifest = json.loads(host.file(rollback["manifest_path"]).content_string)
     modes = {e["path"]: e["mode"] for e in manifest["files"] if e["kind"] == "mode"}
     assert modes["/etc/crontab"] == "0644"
+    # every package the apply installed, dependencies included, is recorded for rollback
+    # (and what it upgraded on the way, with the pre-change .deb)
+    moved = package_changes(
+        load_snapshot(_host(host), "prepared"), load_snapshot(_host(host), "converge")
+    )
+    new = {name for name, (was, _now) in moved.items() if was is None}
+    assert new and new == set(rollback["packages_installed"])
+    record = json.loads(host.file(manifest["extra"]["packages_manifest"]).content_string)
+    upgraded = {p["name"] for p in record["packages"] if p["before"] is not None}
+    assert upgraded == set(moved) - new
+    assert all(p["deb"] for p in record["packages"] if p["before"] is not None)
 
 
 def test_hardened_state_on_the_host(results, host):
     if _rolled_back(results):
         pytest.skip("hardening was rolled back by side_effect: see the rollback test")
-    sshd = host.check_output("/usr/sbin/sshd -T -C user=maint,host=localhost,addr=127.0.0.1")
-    effective = dict(line.split(" ", 1) for line in sshd.splitlines() if " " in line)
-    assert effective["permitrootlogin"] == "no"
+    assert _sshd(host, "root")["permitrootlogin"] == "no"
+    assert host.file(CLOUD).content_string.strip() == "PermitRootLogin no"
+    effective = _sshd(host)
     assert effective["passwordauthentication"] == "no"
     assert effective["maxauthtries"] == "3"
-    assert effective["ciphers"].startswith("chacha20-poly1305@openssh.com")
+    assert set(effective["ciphers"].split(",")) <= {
+        "chacha20-poly1305@openssh.com",
+        "aes256-gcm@openssh.com",
+        "aes128-gcm@openssh.com",
+        "aes256-ctr",
+        "aes192-ctr",
+        "aes128-ctr",
+    }
     assert "hmac-sha1" not in effective["macs"]
-    assert host.file(DROPIN).mode == 0o600
     assert host.file("/etc/crontab").mode == 0o600
     assert host.file("/etc/shadow").mode == 0o640
     assert host.file("/home/maint").mode == 0o750
@@ -155,7 +318,7 @@ def test_lockout_refusal(results, host):
     assert refused["rollback"] == {}
 
 
-def test_rollback_restored_every_file(results, host):
+def test_rollback_restored_every_package_and_file(results, host):
     if not _rolled_back(results):
         pytest.skip("rollback has not run yet: side_effect comes after the first verify")
     rollback = phase(results, "rollback")
@@ -163,17 +326,20 @@ def test_rollback_restored_every_file(results, host):
     assert rollback["status"] == "changed"
     assert rollback["data"]["mismatched"] == []
     assert rollback["rollback"]["manifest_path"] == first["rollback"]["manifest_path"]
-    assert not host.file(DROPIN).exists
-    assert host.file("/etc/crontab").mode == 0o644
-    assert host.file("/home/maint").mode == 0o755
+    before = load_snapshot(_host(host), "prepared")
+    after = load_snapshot(_host(host), "rollback")
+    # dpkg's selections and versions are what they were: every package the apply installed,
+    # dependencies included, is purged; what it upgraded is back at its version
+    assert package_changes(before, after) == {}
+    assert before["selections"] == after["selections"]
+    # every file the apply changed or created is restored or removed
+    changed = file_changes(before, after, under=("/etc/",))
+    assert changed == {}, sorted(changed)
     for path, backup in first["rollback"]["files"].items():
         if backup == "absent":
-            assert not host.file(path).exists, path
+            assert path not in after["files"], path
         else:
-            assert host.file(path).sha256sum == host.file(backup).sha256sum, path
-    assert not host.package("libpam-tmpdir").is_installed
-    sshd = host.check_output("/usr/sbin/sshd -T")
-    assert "maxauthtries 6" in sshd.splitlines()
+            assert after["files"][path] == before["files"][path], path
 
 
 def test_reconcile_records_what_the_converge_run_changed(results):
@@ -186,8 +352,44 @@ def test_reconcile_records_what_the_converge_run_changed(results):
     assert reconciled["data"]["run"] == "run-4343-20261206T101500123456"
     assert reconciled["data"]["found"] is True
     changed = reconciled["data"]["changed"]
-    assert DROPIN in changed and "/etc/login.defs" in changed
+    assert DROPIN in changed and CLOUD in changed and "/etc/login.defs" in changed
     assert "package:libpam-tmpdir" in changed
-    assert reconciled["data"]["files_changed"][DROPIN] == ["created"]
+    assert reconciled["data"]["files_changed"][DROPIN] == ["content"]
     # the record an apply publishes, so the runner's rollback path takes it unchanged
     assert reconciled["rollback"] == first["rollback"]
+
+
+PACKAGE_CONTROLS = {"AUTH-03", "AUTH-04", "LOG-01", "PKG-01", "PKG-02"}
+
+
+def test_a_package_apt_cannot_install_is_a_would_fail_in_the_plan(results, host):
+    if not ran(results, "fixturecheck"):
+        pytest.skip("the fixture-only runs are in side_effect")
+    check = phase(results, "fixturecheck")
+    assert check["status"] == "changed"
+    rows = {r["id"]: r for r in check["data"]["controls"]}
+    failing = {c["control"] for c in check["data"]["changes"] if c["would_fail"]}
+    assert failing == PACKAGE_CONTROLS
+    for control in PACKAGE_CONTROLS:
+        assert rows[control]["status"] == "noncompliant"
+        assert rows[control]["would_fail"].startswith("apt cannot install"), rows[control]
+    before = load_snapshot(_host(host), "fixturebefore")
+    assert file_changes(before, load_snapshot(_host(host), "fixturecheck")) == {}
+
+
+def test_an_apply_leaves_out_what_would_fail_and_tries_nothing_of_it(results, host):
+    if not ran(results, "fixtureapply"):
+        pytest.skip("the fixture-only runs are in side_effect")
+    applied = phase(results, "fixtureapply")
+    assert applied["status"] == "changed"
+    rows = {r["id"]: r for r in applied["data"]["controls"]}
+    for control in PACKAGE_CONTROLS:
+        assert rows[control]["status"] == "skipped"
+        assert rows[control]["reason"].startswith("not attempted: the change would fail")
+    assert set(applied["data"]["skipped"]) == PACKAGE_CONTROLS
+    assert not [c for c in applied["data"]["changes"] if c["kind"] == "package"]
+    assert {"SSH-01", "PERM-03"} <= set(applied["data"]["applied"])
+    before = load_snapshot(_host(host), "fixturebefore")
+    after = load_snapshot(_host(host), "fixtureapply")
+    assert package_changes(before, after) == {}
+    assert phase(results, "fixturerollback")["data"]["mismatched"] == []
