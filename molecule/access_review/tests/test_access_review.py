@@ -1,7 +1,12 @@
 """Verify the access_review scenario (testinfra): the review finds exactly what was planted and
 changes nothing; side_effect's window comparison, remediation and rollback did their part."""
 
-from testinfra_helpers import after_side_effect
+from testinfra_helpers import (
+    after_side_effect,
+    file_changes,
+    load_snapshot,
+    package_changes,
+)
 from testinfra_helpers import phase as saved_phase
 
 PLANTED = {
@@ -54,6 +59,7 @@ def test_review_is_report_only_in_check_mode_and_idempotent(results):
     )
     assert [r["status"] for r in (check, first, second)] == ["ok", "ok", "ok"]
     assert check["data"]["check_mode"] is True
+    assert check["data"]["changes"] == []  # remediation is off: the review changes nothing
     ids = lambda r: sorted((f["id"], f["message"]) for f in serious(r))  # noqa: E731
     assert ids(check) == ids(first) == ids(second)
     assert first["data"]["protected_users"] == ["maint", "root"]
@@ -62,7 +68,8 @@ def test_review_is_report_only_in_check_mode_and_idempotent(results):
 def test_host_state_matches_the_last_run(host):
     # Report-only runs changed nothing, and the rollback (second verify) put everything back.
     assert "bob@lab" in host.file("/home/bob/.ssh/authorized_keys").content_string
-    assert host.run("getent shadow carol").stdout.split(":")[7] == ""  # not expired
+    # carol keeps the expiry date prepare gave her (2099-12-31): the rollback put it back
+    assert host.run("getent shadow carol").stdout.split(":")[7] == "47481"
     assert "maint@lab" in host.file("/home/maint/.ssh/authorized_keys").content_string
 
 
@@ -86,6 +93,16 @@ def test_remediation_expired_the_stale_account_and_removed_the_unapproved_key(re
     targets = remediate["data"]["remediation_targets"]
     assert all(k["user"] not in ("maint", "intruder") for k in targets["remove_keys"])
     assert remediate["rollback"]["manifest_path"].startswith("/var/lib/maint/access_review/")
+    # data.changes: the key removed from its file and the account expired, with its expiry
+    changes = {
+        (c["control"], c["kind"], c["target"], c["action"]) for c in remediate["data"]["changes"]
+    }
+    assert changes == {
+        ("AR-05", "key", "/home/bob/.ssh/authorized_keys", "remove"),
+        ("AR-05", "account", "carol", "expire"),
+    }
+    (account,) = [c for c in remediate["data"]["changes"] if c["kind"] == "account"]
+    assert account["before"] == "expires 2099-12-31"
 
 
 def test_reconcile_records_what_the_remediation_run_changed(results):
@@ -108,3 +125,32 @@ def test_rollback_restored_keys_and_reenabled_accounts(results):
     assert rollback["status"] == "changed"
     assert rollback["data"]["reenabled"] == ["carol"]
     assert rollback["data"]["restored_files"] == ["/home/bob/.ssh/authorized_keys"]
+
+
+def test_check_mode_left_no_trace(host):
+    name = host.backend.get_hostname()
+    prepared, checked = load_snapshot(name, "prepared"), load_snapshot(name, "check")
+    assert file_changes(prepared, checked) == {}
+    assert package_changes(prepared, checked) == {}
+
+
+# What shadow's tools rewrite on every change (their backup copies) and the role's own records.
+NOT_MANAGED = (
+    "/root/.ansible/",
+    "/var/lib/maint/",
+    "/etc/shadow-",
+    "/etc/gshadow-",
+    "/etc/passwd-",
+    "/etc/group-",
+    "/var/log/",
+)
+
+
+def test_rollback_put_every_file_back(results, host):
+    after_side_effect(results, "rollback")
+    name = host.backend.get_hostname()
+    before, after = load_snapshot(name, "remediatebefore"), load_snapshot(name, "rollback")
+    changed = file_changes(before, after, outside=NOT_MANAGED)
+    # bob's authorized_keys (content, mode, owner) and carol's expiry in /etc/shadow
+    assert changed == {}, sorted(changed)
+    assert package_changes(before, after) == {}
