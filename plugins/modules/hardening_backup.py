@@ -9,10 +9,12 @@ short_description: Back up the files a hardening run changes, and restore them o
 description:
   - With C(state=backup), copies every listed file (content, mode, owner, group, sha256) into
     C(state_dir/backups/<id>/) before the hardening run changes it, records files that do not
-    exist yet as C(absent), and writes the manifest C(state_dir/manifest-<id>.json). Entries
+    exist yet as C(absent) (with the directories that do not exist either), and writes the
+    manifest C(state_dir/manifest-<id>.json). Entries
     with C(kind=mode) record only mode and ownership (permission controls).
   - With C(state=restored), reads a manifest (the newest when C(manifest) is empty), puts every
-    file back (or removes the files the run created, or restores mode and ownership), verifies
+    file back (or removes the files the run created, and the directories it created for them
+    when they are empty, or restores mode and ownership), verifies
     each restored file's sha256 against its backup, and marks the manifest rolled back.
   - With C(state=compared), reads the manifest of run I(manifest_id) (if that run wrote one)
     and reports every file that differs from what it recorded (content, mode, ownership,
@@ -128,6 +130,16 @@ from ansible_collections.maint.preventive.plugins.module_utils.run_record import
 )
 
 
+def missing_dirs(path):
+    """The ancestors of ``path`` that do not exist, deepest first."""
+    out = []
+    folder = os.path.dirname(path)
+    while folder and folder != "/" and not os.path.lexists(folder):
+        out.append(folder)
+        folder = os.path.dirname(folder)
+    return out
+
+
 def _sha256(path):
     with open(path, "rb") as handle:
         return sha256_bytes(handle.read())
@@ -151,6 +163,9 @@ def _backup(module):
             continue
         seen.add((target, kind))
         entry = {"path": target, "kind": kind, "existed": os.path.lexists(target)}
+        if not entry["existed"]:
+            # the directories a run creates for a new file go again with it on rollback
+            entry["missing_dirs"] = missing_dirs(target)
         if entry["existed"]:
             st = os.lstat(target)
             entry.update(mode="%04o" % stat.S_IMODE(st.st_mode), uid=st.st_uid, gid=st.st_gid)
@@ -224,6 +239,11 @@ def _restore(module):
                 removed.append(target)
                 if not module.check_mode:
                     os.remove(target)
+            for folder in entry.get("missing_dirs") or []:
+                if os.path.isdir(folder) and not os.listdir(folder):
+                    removed.append(folder)
+                    if not module.check_mode:
+                        os.rmdir(folder)
             continue
         if action == "restore":
             if not os.path.exists(entry["backup"]):

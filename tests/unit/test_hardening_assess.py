@@ -304,3 +304,16 @@ def test_changes_in_registry_order_with_the_sshd_reload():
     ]
     assert hf.hardening_changes(assessment, ["PERM-03"]) == assessment["PERM-03"]["changes"]
     assert hf.hardening_applied({"A": {"changed": True}, "B": {"changes": []}}, ["A", "B"]) == ["A"]
+
+
+hb = load_plugin("plugins/modules/hardening_backup.py", "maint_hardening_backup_module")
+
+
+def test_backup_records_the_directories_a_new_file_needs(tmp_path):
+    (tmp_path / "etc").mkdir()
+    target = tmp_path / "etc" / "needrestart" / "conf.d" / "maint-hardening.conf"
+    assert hb.missing_dirs(str(target)) == [
+        str(tmp_path / "etc" / "needrestart" / "conf.d"),
+        str(tmp_path / "etc" / "needrestart"),
+    ]
+    assert hb.missing_dirs(str(tmp_path / "etc" / "x.conf")) == []
