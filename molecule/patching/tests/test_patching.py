@@ -4,7 +4,15 @@ Runs twice: after converge + idempotence, and after side_effect (rollback). Each
 maint_result files the scenario saved in run order and checks the host against them.
 """
 
-from testinfra_helpers import after_side_effect, findings, phase, ran
+from testinfra_helpers import (
+    after_side_effect,
+    file_changes,
+    findings,
+    load_snapshot,
+    package_changes,
+    phase,
+    ran,
+)
 
 # The updates a patch baseline judges (vars/baselines.yml); each stays at 1.0 until a run takes it.
 BASELINE_PACKAGES = (
@@ -129,7 +137,10 @@ def test_reboot_pending_reported_not_performed(results):
 
 def test_installed_version_matches_the_last_run(results, host):
     # converge installs 1.1, the rollback goes back to 1.0, the later run installs 1.1 again
-    rolled_back = ran(results, "rollback") and not ran(results, "later")
+    # and its rollback goes back to 1.0
+    rolled_back = ran(results, "rollback") and (
+        not ran(results, "later") or ran(results, "laterrollback")
+    )
     expected = "1.0" if rolled_back else "1.1"
     assert host.package("maint-fixture").version == expected
     assert host.package("maint-fixture-tools").version == expected
@@ -232,9 +243,54 @@ def test_five_days_later_the_aged_update_and_the_released_hold_enter(results, ho
     assert later["status"] == "changed"
     assert later["rollback"]["manifest_path"].endswith(f"manifest-{LATER_RUN_ID}.json")
     assert _names(later["data"]["planned"]) == _names(later["data"]["applied"]) == expected
-    assert host.package("maint-fixture-agent").version == "1.1"
-    assert host.package("maint-fixture-agent-data").version == "1.0"
-    assert host.package("maint-fixture-lib").version == "1.1"
+    # (the host as the later run left it: side_effect rolls that run back afterwards)
+    versions = {
+        name: state.split()[0]
+        for name, state in load_snapshot(host.backend.get_hostname(), "laterafter")[
+            "packages"
+        ].items()
+    }
+    assert versions["maint-fixture-agent"] == "1.1"
+    assert versions["maint-fixture-agent-data"] == "1.0"
+    assert versions["maint-fixture-lib"] == "1.1"
     # The rejected and the kernel update stayed where they were.
-    assert host.package("maint-fixture-doc").version == "1.0"
-    assert host.package("linux-image-maint-fixture").version == "1.0"
+    assert versions["maint-fixture-doc"] == "1.0"
+    assert versions["linux-image-maint-fixture"] == "1.0"
+
+
+def test_check_mode_left_no_trace(host):
+    name = host.backend.get_hostname()
+    prepared, checked = load_snapshot(name, "prepared"), load_snapshot(name, "check")
+    # no package list refreshed in place, no planner log, nothing else
+    assert file_changes(prepared, checked) == {}
+    assert package_changes(prepared, checked) == {}
+
+
+def test_the_plan_lists_each_update_with_its_versions(results):
+    check = phase(results, "check")
+    changes = {c["target"]: c for c in check["data"]["changes"]}
+    assert set(changes) == _names(check["data"]["planned"])
+    for change in changes.values():
+        assert (change["control"], change["kind"], change["action"]) == (
+            "PATCH-04",
+            "package",
+            "upgrade",
+        )
+        assert (change["before"], change["after"]) == ("1.0", "1.1")
+        assert change["would_fail"] is None
+
+
+def test_the_later_plan_shows_what_the_agent_pulls_and_its_rollback_purges_it(results, host):
+    after_side_effect(results, "laterrollback")
+    later = phase(results, "later")
+    (agent,) = [c for c in later["data"]["changes"] if c["target"] == "maint-fixture-agent"]
+    assert agent["pulls"] == ["maint-fixture-agent-data 1.0"]
+    assert "maint-fixture-agent-data" not in {c["target"] for c in later["data"]["changes"]}
+    rollback = phase(results, "laterrollback")
+    assert "maint-fixture-agent-data" in rollback["data"]["removed"]
+    name = host.backend.get_hostname()
+    before = load_snapshot(name, "laterbefore")
+    after = load_snapshot(name, "laterrollback")
+    assert package_changes(before, after) == {}
+    assert before["selections"] == after["selections"]
+    assert not host.package("maint-fixture-agent-data").is_installed
