@@ -21,6 +21,10 @@ description:
     C(--no-lock). The check takes restic's usual short-lived exclusive lock. The test restore
     writes only to a private temporary directory that is removed. It therefore runs the same in
     check mode.
+  - borg keeps a security record and a cache per repository in the account's home
+    (C(~/.config/borg), C(~/.cache/borg)); with I(private_state) (a check run) borg works on a
+    copy of them in a temporary directory, removed at the end, so a plan or an audit writes
+    nothing there.
 version_added: "0.1.0"
 author: maint developers
 options:
@@ -107,6 +111,12 @@ options:
     description: The borg program.
     type: str
     default: borg
+  private_state:
+    description:
+      - Give borg a temporary copy of its configuration and cache directories. Defaults to the
+        module's check mode; the role, which runs this probe with C(check_mode false), passes
+        C(ansible_check_mode).
+    type: bool
 notes:
   - Supports check mode; it runs every probe, the test restore included, because nothing outside
     the temporary directory changes.
@@ -189,6 +199,25 @@ def _rmtree(path):
         func(target)
 
     shutil.rmtree(path, onerror=_writable)
+
+
+def private_borg_env(state, home=None):
+    """borg's environment for a run that must leave no trace: its configuration (keys and
+    security records) and cache copied into ``state``, a temporary directory."""
+    home = home or os.path.expanduser("~")
+    env = {}
+    for name, var, default in (
+        ("config", "BORG_CONFIG_DIR", os.path.join(home, ".config", "borg")),
+        ("cache", "BORG_CACHE_DIR", os.path.join(home, ".cache", "borg")),
+    ):
+        source = os.environ.get(var) or default
+        target = os.path.join(state, name)
+        if os.path.isdir(source):
+            shutil.copytree(source, target, symlinks=True)
+        else:
+            os.makedirs(target, mode=0o700)
+        env[var] = target
+    return env
 
 
 class Backend:
@@ -381,6 +410,8 @@ def verify_repository(module, spec, params, now):
         data["error"] = "neither password nor password_file is set"
         return data
     backend = (Borg if kind == "borg" else Restic)(module, repo, binary)
+    if kind == "borg":
+        backend.env.update(params.get("_borg_env") or {})
 
     snapshots, error = backend.snapshots()
     if error:
@@ -453,16 +484,29 @@ def main():
             install_pending=dict(type="bool", default=False),
             restic_bin=dict(type="str", default="restic"),
             borg_bin=dict(type="str", default="borg"),
+            private_state=dict(type="bool"),
         ),
         supports_check_mode=True,
     )
     now = datetime.now(timezone.utc)
     results = []
     findings = []
-    for spec in module.params["repositories"]:
-        data = verify_repository(module, spec, module.params, now)
-        findings.extend(repository_findings(data))
-        results.append(data)
+    private = module.params["private_state"]
+    if private is None:
+        private = module.check_mode
+    params = dict(module.params)
+    state = None
+    if private and any(r["type"] == "borg" for r in module.params["repositories"]):
+        state = tempfile.mkdtemp(prefix="maint-borg-state-", dir=module.params["tmp_dir"] or None)
+        params["_borg_env"] = private_borg_env(state)
+    try:
+        for spec in module.params["repositories"]:
+            data = verify_repository(module, spec, params, now)
+            findings.extend(repository_findings(data))
+            results.append(data)
+    finally:
+        if state:
+            _rmtree(state)
     if not results:
         findings.append(
             finding(

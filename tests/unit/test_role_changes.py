@@ -221,3 +221,20 @@ def test_patching_changes_of_dnf_and_windows():
     updates = {"u1": {"title": "2026-11 Cumulative Update", "kb": ["5034441"]}}
     (win,) = pf.patching_windows_changes(updates)
     assert (win["control"], win["target"], win["action"]) == ("PATCH-W02", "KB5034441", "install")
+
+
+bv = load_plugin("plugins/modules/backup_verify.py", "maint_backup_verify_module_private")
+
+
+def test_borg_gets_a_private_copy_of_its_state(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    (home / ".config" / "borg" / "security" / "abc").mkdir(parents=True)
+    (home / ".config" / "borg" / "security" / "abc" / "location").write_text("/srv/borg\n")
+    monkeypatch.delenv("BORG_CONFIG_DIR", raising=False)
+    monkeypatch.delenv("BORG_CACHE_DIR", raising=False)
+    state = tmp_path / "state"
+    state.mkdir()
+    env = bv.private_borg_env(str(state), home=str(home))
+    assert env == {"BORG_CONFIG_DIR": str(state / "config"), "BORG_CACHE_DIR": str(state / "cache")}
+    assert (state / "config" / "security" / "abc" / "location").read_text() == "/srv/borg\n"
+    assert (state / "cache").is_dir()

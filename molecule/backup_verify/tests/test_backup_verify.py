@@ -8,7 +8,15 @@ run order.
 from pathlib import Path
 
 import yaml
-from testinfra_helpers import RESULTS, after_side_effect, assert_finding_contract, phase
+from testinfra_helpers import (
+    RESULTS,
+    after_side_effect,
+    assert_finding_contract,
+    file_changes,
+    load_snapshot,
+    package_changes,
+    phase,
+)
 
 LAB_VARS = yaml.safe_load((Path(__file__).resolve().parent.parent / "vars" / "lab.yml").read_text())
 SECRETS = [
@@ -165,3 +173,12 @@ def test_verbose_run_was_captured(results):
     log = RESULTS / "ansible-vvv.log"
     assert log.exists()
     assert "Publish maint_result" in log.read_text()
+
+
+def test_check_mode_left_no_trace(host):
+    # restic runs with --no-cache, the test restore goes to a removed temporary directory, and
+    # borg works on a temporary copy of its ~/.config/borg and ~/.cache/borg
+    name = host.backend.get_hostname()
+    prepared, checked = load_snapshot(name, "prepared"), load_snapshot(name, "check")
+    assert file_changes(prepared, checked) == {}
+    assert package_changes(prepared, checked) == {}
