@@ -75,9 +75,7 @@ def run_vars(plan: Plan, config: MaintConfig, log: ActionLog) -> dict[str, Any]:
     window = config.window(plan.window)
     found: dict[str, Any] = {}
     if plan.content.occurrence is not None:
-        found["maint_window_cutoff"] = plan.content.occurrence.cutoff.strftime(
-            "%Y-%m-%dT%H:%M:%SZ"
-        )
+        found["maint_window_cutoff"] = plan.content.occurrence.cutoff.strftime("%Y-%m-%dT%H:%M:%SZ")
     if baseline_vars(config, window):
         found.update(patch_vars(config, window, log, parse_instant(plan.content.created_at)))
     return found
