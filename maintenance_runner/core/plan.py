@@ -64,6 +64,7 @@ class ControlChange(_Frozen):
     diff: str | None = None
     pulls: tuple[str, ...] = ()
     would_fail: str | None = None
+    note: str | None = None  # a line for the approver
 
     @property
     def key(self) -> str:

@@ -108,6 +108,8 @@ def text(plan: Plan, decisions: Sequence[Mapping[str, Any]] = ()) -> str:
                     lines.append(f"    {mark} {control:<8} {change.summary()}")
                     if change.would_fail:
                         lines.append(f"        would fail: {change.would_fail}")
+                    if change.note:
+                        lines.append(f"        note: {change.note}")
                     lines += [f"        {row}" for row in (change.diff or "").splitlines()]
             for item in detail.items:
                 lines.append(f"    ~ {item}")
@@ -139,8 +141,9 @@ def _control_cell(change: ControlChange) -> h.Html:
     head = h.esc(change.summary())
     if change.would_fail:
         head = f"{h.badge('would fail', 'bad')} {head}: {h.esc(change.would_fail)}"
+    note = f"<br><em>{h.esc(change.note)}</em>" if change.note else ""
     diff = f"<pre>{h.esc(change.diff)}</pre>" if change.diff else ""
-    return h.Html(head + diff)
+    return h.Html(head + note + diff)
 
 
 def _change_rows(plan: Plan) -> list[list[object]]:
