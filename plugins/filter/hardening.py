@@ -61,10 +61,47 @@ def hardening_perm_items(static_results, home_results=None):
     return items
 
 
-def hardening_sysctl_control(kernel, network):
-    """{sysctl key: control id}: KERN-01 for the kernel settings, NET-01 for the network ones."""
-    out = dict.fromkeys(kernel or {}, "KERN-01")
-    out.update(dict.fromkeys(network or {}, "NET-01"))
+def hardening_compiler_items(stat_results, mode="0750"):
+    """CC-01: the compilers and assemblers that exist here (looped stat results of their
+    names, not following links), as permission items on the file each name resolves to
+    (``/usr/bin/as`` -> ``x86_64-linux-gnu-as``): root may run them, other users may not."""
+    items, seen = [], set()
+    for r in stat_results or []:
+        st = r.get("stat") or {}
+        if not st.get("exists"):
+            continue
+        path = st.get("lnk_source") if st.get("islnk") else st.get("path") or r.get("item")
+        if not path or path in seen:
+            continue
+        seen.add(path)
+        items.append(
+            {
+                "control": "CC-01",
+                "path": path,
+                "owner": "root",
+                "group": "root",
+                "mode": mode,
+                "compare": "mode",
+            }
+        )
+    return items
+
+
+def hardening_sysctl_control(groups):
+    """{sysctl key: control id} from ``groups`` ({control id: {key: value}}: KERN-01 the kernel
+    settings, NET-01 the network ones, KERN-02 those only a full host can set)."""
+    out = {}
+    for cid, settings in (groups or {}).items():
+        out.update(dict.fromkeys(settings or {}, cid))
+    return out
+
+
+def hardening_sysctl_wanted(groups, enabled=None):
+    """{key: value} of the sysctl groups whose control is enabled (all with ``enabled`` None)."""
+    out = {}
+    for cid, settings in (groups or {}).items():
+        if enabled is None or cid in enabled:
+            out.update(settings or {})
     return out
 
 
@@ -94,12 +131,27 @@ def hardening_sysctl_current(probe):
     return {k: current[k] for k in hardening_sysctl_live(probe)}
 
 
-def hardening_not_writable(probe, kernel, network):
-    """{KERN-01: keys, NET-01: keys} that differ but cannot be written live on this host."""
+def hardening_not_writable(probe, groups, not_applicable=None):
+    """{control: keys} that differ but cannot be written live on this host (the controls of
+    ``not_applicable`` are left out: they do not apply here at all)."""
     keys = probe.get("not_writable") or []
     return {
-        "KERN-01": [k for k in keys if k in (kernel or {})],
-        "NET-01": [k for k in keys if k in (network or {})],
+        cid: [k for k in keys if k in (settings or {})]
+        for cid, settings in (groups or {}).items()
+        if cid not in (not_applicable or {})
+    }
+
+
+def hardening_not_applicable(probe, groups, host_only):
+    """{control: reason} for the sysctl controls of ``host_only`` (settings only a full host,
+    a VM or bare metal, can set) when none of their keys can be written here (a container's
+    read-only /proc/sys): they are reported as not applicable, never judged or changed."""
+    writable = probe.get("writable") or []
+    return {
+        cid: "only a full host (VM or bare metal) can set these kernel settings; here "
+        "/proc/sys is read-only (a container)"
+        for cid in host_only or []
+        if (groups or {}).get(cid) and not any(k in writable for k in groups[cid])
     }
 
 
@@ -110,6 +162,31 @@ def hardening_access_todo(controls, todo):
     """The controls of ``todo`` that can affect remote access: the lockout guard must pass."""
     access = {c["id"] for c in controls if c.get("access")}
     return [cid for cid in todo if cid in access]
+
+
+# ``ssh -Q`` query -> the sshd -T keyword whose names it lists.
+SSH_QUERIES = {"kex": "kexalgorithms", "key-sig": "hostkeyalgorithms"}
+
+
+def hardening_ssh_algorithms(probe):
+    """{sshd -T keyword: names} from the looped ``ssh -Q kex|key-sig`` results (a query that
+    did not run or failed is left out: unknown, not empty)."""
+    out = {}
+    for r in (probe or {}).get("results") or []:
+        if r.get("skipped") or r.get("rc") != 0 or r.get("item") not in SSH_QUERIES:
+            continue
+        out[SSH_QUERIES[r["item"]]] = [n.strip() for n in r.get("stdout_lines") or [] if n.strip()]
+    return out
+
+
+def hardening_ssh_usable(wanted, host=None, client=None):
+    """The names of ``wanted`` that sshd (``host``) and the control node's ssh (``client``)
+    both support (None: not known, every name counts). When the control node supports none,
+    those sshd supports are kept, and the lockout guard refuses them; when sshd supports none,
+    the list is kept as it is, and sshd -t refuses it."""
+    names = [n for n in wanted or [] if host is None or n in host]
+    both = [n for n in names if client is None or n in client]
+    return both or names or list(wanted or [])
 
 
 def hardening_ssh_planned(entries, todo):
@@ -185,10 +262,12 @@ def hardening_ssh_drift(entries, effective):
 
 
 def hardening_modprobe_conf(modules, control):
-    """modprobe.d content that makes the modules unloadable (install /bin/false + blacklist)."""
+    """modprobe.d content that makes the modules unloadable in the form both Lynis and CIS
+    accept: ``install M /bin/true`` (a request to load M succeeds and loads nothing) and
+    ``blacklist M`` (no alias loads it)."""
     lines = ["# Managed by maint (hardening %s): modules this host does not use." % control]
     for module in modules:
-        lines.append("install %s /bin/false" % module)
+        lines.append("install %s /bin/true" % module)
         lines.append("blacklist %s" % module)
     return "\n".join(lines) + "\n"
 
@@ -196,9 +275,15 @@ def hardening_modprobe_conf(modules, control):
 # --- the effective state of each control ---------------------------------------------------------
 
 # Controls judged on the effective state read by probes, whose file entries only carry the fix.
-JUDGED_BY_PROBES = ("KERN-01", "NET-01", "AUTH-03")
+JUDGED_BY_PROBES = ("KERN-01", "KERN-02", "NET-01", "AUTH-03")
+# The sysctl controls.
+SYSCTL_CONTROLS = ("KERN-01", "KERN-02", "NET-01")
+# Controls judged on their packages (and their services where systemd runs).
+PACKAGE_CONTROLS = ("LOG-01", "PKG-01", "PKG-02", "AUD-01", "FIM-01", "ACCT-01", "BF-01")
 # Where a package's own scripts change files when it is installed (pam-auth-update profiles).
 PACKAGE_NOTE = "changed by the package's maintainer scripts (pam-auth-update) when it is installed"
+# Files a package's maintainer scripts write from a debconf answer the apply sets first.
+DEBCONF_NOTE = "written by the package's maintainer scripts from the debconf answer the apply sets"
 
 
 def hardening_skip(skip_controls, host):
@@ -428,8 +513,59 @@ def _pam_control(cid, ctx, a):
         )
 
 
+def _service_item(result):
+    """Evidence of one service task result (started and enabled at boot; changed = it was not)."""
+    name = result["item"]["service"]
+    running = not result.get("changed") or result.get("pass") == "apply"
+    return {
+        "key": name,
+        "phrase": "%s is not running or not enabled at boot" % name,
+        "effective": "%s running and enabled" % name
+        if running
+        else "%s not running or not enabled" % name,
+        "expected": "%s running and enabled at boot" % name,
+        "source": "systemctl status %s" % name,
+        "compliant": running,
+    }
+
+
+def _aide_items(cid, ctx, a):
+    """FIM-01: the AIDE database exists (initialised by aideinit, a scan of the file system)."""
+    aide = ctx.get("aide") or {}
+    if not aide.get("db"):
+        return
+    exists = bool(aide.get("exists")) or bool(aide.get("initialised"))
+    a["items"].append(
+        {
+            "key": aide["db"],
+            "phrase": "the AIDE database %s %s"
+            % (aide["db"], "exists" if exists else "is missing (never initialised)"),
+            "effective": "%s %s" % (aide["db"], "exists" if exists else "missing"),
+            "expected": "%s initialised" % aide["db"],
+            "source": aide["db"],
+            "compliant": exists if ctx.get("pass") != "apply" else True,
+        }
+    )
+    if not aide.get("exists"):
+        a["changes"].append(
+            change(
+                cid,
+                "file",
+                aide["db"],
+                "create",
+                note="initialised by aideinit: a full scan of the file system, after the install",
+            )
+        )
+        if aide["db"] not in a["files"]:
+            a["files"].append(aide["db"])
+        if aide.get("initialised"):
+            a["changed"] = True
+
+
 def _plain_package_control(cid, ctx, a):
-    """LOG-01, PKG-01, PKG-02: the package is installed (LOG-01: any syslog daemon)."""
+    """The package controls (LOG-01, PKG-01..02, AUD-01, FIM-01, ACCT-01, BF-01): their packages
+    are installed (LOG-01: any syslog daemon counts) and, where systemd manages services, their
+    services run and start at boot."""
     items = _package_items(cid, ctx)
     if cid == "LOG-01":
         installed = ctx.get("installed") or {}
@@ -443,30 +579,24 @@ def _plain_package_control(cid, ctx, a):
     for item in items:
         if not item["compliant"]:
             a["changes"].append(_install_change(cid, item["package"], ctx))
-    syslog = ctx.get("syslog") or {}
-    if cid == "LOG-01" and syslog and not syslog.get("skipped"):
-        name = syslog.get("name") or "rsyslog"
-        running = not syslog.get("changed")
-        if ctx.get("pass") == "apply":
-            running = True
-        a["items"].append(
-            {
-                "key": name,
-                "phrase": "%s is not running or not enabled at boot" % name,
-                "effective": "%s running and enabled" % name
-                if running
-                else "%s not running or not enabled" % name,
-                "expected": "%s running and enabled at boot" % name,
-                "source": "systemctl status %s" % name,
-                "compliant": not syslog.get("changed") if ctx.get("pass") != "apply" else True,
-            }
-        )
-        if syslog.get("changed"):
+    if any(not item["compliant"] for item in items):
+        for path in (ctx.get("package_files") or {}).get(cid) or []:
+            a["changes"].append(change(cid, "file", path, "create", note=DEBCONF_NOTE))
+            if path not in a["files"]:
+                a["files"].append(path)
+    if cid == "FIM-01":
+        _aide_items(cid, ctx, a)
+    for result in ctx.get("services") or []:
+        if result.get("skipped") or (result.get("item") or {}).get("control") != cid:
+            continue
+        item = _service_item(dict(result, **{"pass": ctx.get("pass")}))
+        a["items"].append(item)
+        if result.get("changed"):
             a["changes"].append(
                 change(
                     cid,
                     "service",
-                    name,
+                    item["key"],
                     "set",
                     before="stopped or disabled",
                     after="running, enabled at boot",
@@ -586,8 +716,10 @@ def hardening_assess(controls, enabled, ctx):
     ``pwquality_conf`` (maint.preventive.hardening_effective), ``sysctl_live``
     (maint.preventive.hardening_sysctl_probe), ``sysctl_persisted``, ``sysctl_wanted``,
     ``sysctl_control``, ``sysctl_set`` (apply: the keys set live), ``legacy`` and
-    ``removal`` (SVC-01), ``syslog`` (the LOG-01 service task), ``syslog_packages``,
-    ``package_files`` ({control: files a package's scripts change}).
+    ``removal`` (SVC-01), ``services`` (the looped service task: item control, service),
+    ``syslog_packages``, ``aide`` (FIM-01: db, exists, initialised), ``not_applicable``
+    ({control: reason}: judged as nothing here) and ``package_files`` ({control: files a
+    package's scripts change}).
     """
     by_control = {}
     for result in ctx.get("files") or []:
@@ -622,12 +754,14 @@ def hardening_assess(controls, enabled, ctx):
                 a["would_fail"].append(s["would_fail"])
             a["changed"] = a["changed"] or bool(s.get("changed"))
             a["failed"] = a["failed"] or bool(s.get("failed"))
-        if cid in ("KERN-01", "NET-01"):
+        if cid in (ctx.get("not_applicable") or {}):
+            pass
+        elif cid in SYSCTL_CONTROLS:
             _sysctl_control(cid, ctx, a)
             a["changed"] = a["changed"] or any(ch["kind"] == "sysctl" for ch in a["changes"])
         elif cid in ("AUTH-03", "AUTH-04"):
             _pam_control(cid, ctx, a)
-        elif cid in ("LOG-01", "PKG-01", "PKG-02"):
+        elif cid in PACKAGE_CONTROLS:
             _plain_package_control(cid, ctx, a)
         elif cid == "SVC-01":
             _legacy_control(cid, ctx, a)
@@ -680,6 +814,7 @@ def hardening_controls(
     not_writable=None,
     skip=(),
     skip_reason="skipped on this host by the runner (maint_skip_controls)",
+    not_applicable=None,
 ):
     """The control table of the result: id, title, flag, severity, enabled, status, and for a
     control that is not compliant its ``evidence`` (effective, expected, source of each failing
@@ -689,7 +824,8 @@ def hardening_controls(
     run), ``noncompliant`` (would change: check mode or not applied), ``skipped`` (not
     compliant, left alone on purpose: maint_skip_controls, or an apply whose fix was predicted
     to fail), ``not_writable`` (persisted but the live kernel value cannot be set here),
-    ``failed``, ``disabled``.
+    ``not_applicable`` (``not_applicable``: {control: reason}, e.g. the kernel settings only
+    a full host can set, on a container), ``failed``, ``disabled``.
     """
     applied = applied or {}
     not_writable = not_writable or {}
@@ -709,6 +845,11 @@ def hardening_controls(
             continue
         found = audit.get(cid) or {}
         after = applied.get(cid) or {}
+        if cid in (not_applicable or {}):
+            row["status"] = "not_applicable"
+            row["reason"] = not_applicable[cid]
+            table.append(row)
+            continue
         if after.get("failed"):
             row["status"] = "failed"
             row["error"] = "; ".join(e for e in after.get("errors") or [] if e) or None
@@ -740,7 +881,7 @@ def hardening_controls(
 
 def hardening_score(table, before=False):
     """compliant controls / enabled controls (``before``: as found, else after the run)."""
-    enabled = [r for r in table if r["enabled"]]
+    enabled = [r for r in table if r["enabled"] and r["status"] != "not_applicable"]
     good = ("compliant",) if before else ("compliant", "fixed")
     compliant_rows = [r for r in enabled if r["status"] in good]
     percent = round(100.0 * len(compliant_rows) / len(enabled), 1) if enabled else 100.0
@@ -952,6 +1093,7 @@ class FilterModule:
             "hardening_enabled": hardening_enabled,
             "hardening_skip": hardening_skip,
             "hardening_perm_items": hardening_perm_items,
+            "hardening_compiler_items": hardening_compiler_items,
             "hardening_sudoers_items": hardening_sudoers_items,
             "hardening_sysctl_control": hardening_sysctl_control,
             "hardening_sysctl_entries": hardening_sysctl_entries,
@@ -960,6 +1102,8 @@ class FilterModule:
             "hardening_sysctl_live": hardening_sysctl_live,
             "hardening_sysctl_current": hardening_sysctl_current,
             "hardening_not_writable": hardening_not_writable,
+            "hardening_not_applicable": hardening_not_applicable,
+            "hardening_sysctl_wanted": hardening_sysctl_wanted,
             "hardening_assess": hardening_assess,
             "hardening_plan": hardening_plan,
             "hardening_todo": hardening_todo,
@@ -968,6 +1112,8 @@ class FilterModule:
             "hardening_changes": hardening_changes,
             "hardening_access_todo": hardening_access_todo,
             "hardening_ssh_planned": hardening_ssh_planned,
+            "hardening_ssh_algorithms": hardening_ssh_algorithms,
+            "hardening_ssh_usable": hardening_ssh_usable,
             "hardening_controls": hardening_controls,
             "hardening_score": hardening_score,
             "hardening_status": hardening_status,

@@ -87,8 +87,13 @@ def lockout_problems(
     planned,
     groups=(),
     allow_root_lockout=False,
+    client_algorithms=None,
 ):
     """Why applying the planned sshd settings could lock the maintenance account out.
+
+    ``client_algorithms`` ({sshd -T keyword: names the control node's ssh supports, from
+    ``ssh -Q kex`` and ``ssh -Q key``}): a planned list of algorithms that shares none with the
+    control node would leave it unable to connect.
 
     ``keys`` is {path: number of keys}, ``sudo`` whether the user keeps sudo (always true for
     root), ``effective`` the live sshd -T config, ``planned`` the sshd settings the run applies
@@ -133,6 +138,18 @@ def lockout_problems(
     deny_users = merged.get("denyusers")
     if deny_users and listed(deny_users, user, ()):
         problems.append("DenyUsers lists %s" % user)
+    for keyword, supported in sorted((client_algorithms or {}).items()):
+        wanted = (planned or {}).get(keyword) or next(
+            (v for k, v in (planned or {}).items() if k.lower() == keyword), None
+        )
+        if wanted is None or not supported:
+            continue
+        names = [n for n in str(wanted).split(",") if n]
+        if not set(names) & set(supported):
+            problems.append(
+                "the control node's ssh supports none of the %s sshd would allow (%s): "
+                "it could no longer connect" % (keyword, ", ".join(names) or "none")
+            )
     return problems
 
 

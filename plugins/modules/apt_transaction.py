@@ -57,7 +57,8 @@ options:
       - Path -> package. For each package the transaction newly installs, the content that
         package ships at that path (downloaded into the temporary directory and read from the
         .deb), so a plan can show the diff of a file the role changes after the package created
-        it.
+        it. C(package:/shipped/path) reads another path of the .deb: the template a maintainer
+        script installs at the path unchanged (ucf: aide-common's C(/etc/aide/aide.conf)).
     type: dict
     default: {}
 """
@@ -226,9 +227,10 @@ def main():
                     )
         new = {p["name"] for p in transaction if p["action"] == "install"}
         shipped = {}
-        for path, package in params["package_files"].items():
+        for path, spec in params["package_files"].items():
+            package, _sep, source = spec.partition(":")
             if package in new:
-                text = _shipped(module, apt, package, path)
+                text = _shipped(module, apt, package, source or path)
                 if text is not None:
                     shipped[path] = text
         refreshed, refresh_error = apt.refreshed, apt.refresh_error

@@ -40,6 +40,12 @@ options:
     description: The client host name (C(sshd -T -C host=)); the address when empty.
     type: str
     default: ""
+  client_algorithms:
+    description:
+      - sshd -T keyword (C(kexalgorithms), C(hostkeyalgorithms)) -> the names the control node's
+        ssh supports (C(ssh -Q kex), C(ssh -Q key)); a planned list sharing none is a problem.
+    type: dict
+    default: {}
 """
 
 EXAMPLES = r"""
@@ -122,6 +128,7 @@ def main():
             sshd_path=dict(type="path", default="/usr/sbin/sshd"),
             addr=dict(type="str", default="127.0.0.1"),
             host=dict(type="str", default=""),
+            client_algorithms=dict(type="dict", default={}),
         ),
         supports_check_mode=True,
     )
@@ -171,6 +178,7 @@ def main():
         module.params["planned"],
         groups=groups,
         allow_root_lockout=module.params["allow_root_lockout"],
+        client_algorithms=module.params["client_algorithms"],
     )
     module.exit_json(
         changed=False,

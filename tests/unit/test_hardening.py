@@ -94,6 +94,24 @@ def test_guard_refuses_root_lockout_unless_allowed():
     assert _problems(user="root", keys=keys, effective=effective, planned={"MaxAuthTries": "4"})
 
 
+def test_guard_refuses_algorithms_the_control_node_cannot_use():
+    client = {
+        "kexalgorithms": ["curve25519-sha256", "sntrup761x25519-sha512@openssh.com"],
+        "hostkeyalgorithms": ["ssh-ed25519", "rsa-sha2-512"],
+    }
+    planned = {
+        "KexAlgorithms": "sntrup761x25519-sha512@openssh.com",
+        "HostKeyAlgorithms": "ssh-ed25519",
+    }
+    assert _problems(planned=planned, client_algorithms=client) == []
+    # an old control node (no post-quantum key exchange) would be locked out
+    old = dict(client, kexalgorithms=["curve25519-sha256"])
+    (problem,) = _problems(planned=planned, client_algorithms=old)
+    assert "supports none of the kexalgorithms" in problem
+    # unknown client support (the probe did not run) is not a refusal
+    assert _problems(planned=planned, client_algorithms={"kexalgorithms": []}) == []
+
+
 def test_guard_refuses_missing_account_and_allowusers():
     assert "does not exist" in _problems(exists=False)[0]
     effective = dict(hu.parse_sshd_t(SSHD_T), allowusers="alice bob")
@@ -406,9 +424,66 @@ def test_backup_files_and_homes_and_drift():
 
 
 def test_modprobe_conf():
+    # the form both Lynis (NETW-3200 accepts only /bin/true) and CIS accept
     text = hf.hardening_modprobe_conf(["dccp", "sctp"], "MOD-02")
-    assert "install dccp /bin/false\nblacklist dccp\n" in text
+    assert "install dccp /bin/true\nblacklist dccp\n" in text
+    assert "/bin/false" not in text
     assert text.startswith("# Managed by maint (hardening MOD-02)")
+
+
+def _stat(item, exists=True, islnk=False, path=None, lnk=None):
+    st = {"exists": exists}
+    if exists:
+        st.update(islnk=islnk, path=path or "/usr/bin/" + item)
+        if islnk:
+            st["lnk_source"] = lnk
+    return {"item": item, "stat": st}
+
+
+def test_compiler_items_resolve_links_once():
+    results = [
+        _stat("as", islnk=True, lnk="/usr/bin/x86_64-linux-gnu-as"),
+        _stat("ld", islnk=True, lnk="/usr/bin/x86_64-linux-gnu-ld.bfd"),
+        _stat("cc", islnk=True, lnk="/usr/bin/x86_64-linux-gnu-gcc-12"),
+        _stat("gcc", islnk=True, lnk="/usr/bin/x86_64-linux-gnu-gcc-12"),
+        _stat("clang", exists=False),
+        {"item": "g++", "skipped": True},
+    ]
+    items = hf.hardening_compiler_items(results, "0750")
+    assert [i["path"] for i in items] == [
+        "/usr/bin/x86_64-linux-gnu-as",
+        "/usr/bin/x86_64-linux-gnu-ld.bfd",
+        "/usr/bin/x86_64-linux-gnu-gcc-12",
+    ]
+    assert {(i["control"], i["mode"], i["owner"], i["compare"]) for i in items} == {
+        ("CC-01", "0750", "root", "mode")
+    }
+
+
+def _q(item, lines, rc=0):
+    return {"item": item, "rc": rc, "stdout_lines": lines}
+
+
+def test_ssh_algorithms_and_usable_names():
+    probe = {
+        "results": [
+            _q("kex", ["curve25519-sha256", "sntrup761x25519-sha512@openssh.com"]),
+            _q("key-sig", ["ssh-ed25519"], rc=127),
+        ]
+    }
+    found = hf.hardening_ssh_algorithms(probe)
+    assert found == {"kexalgorithms": ["curve25519-sha256", "sntrup761x25519-sha512@openssh.com"]}
+    assert hf.hardening_ssh_algorithms({"skipped": True}) == {}
+    wanted = ["mlkem768x25519-sha256", "sntrup761x25519-sha512@openssh.com"]
+    # OpenSSH 9.2 on the host knows no ML-KEM: only the name both sides know is set
+    assert hf.hardening_ssh_usable(wanted, found["kexalgorithms"], found["kexalgorithms"]) == [
+        "sntrup761x25519-sha512@openssh.com"
+    ]
+    # the control node knows none: sshd's names stay, and the lockout guard refuses them
+    assert hf.hardening_ssh_usable(wanted, found["kexalgorithms"], ["curve25519-sha256"]) == [
+        "sntrup761x25519-sha512@openssh.com"
+    ]
+    assert hf.hardening_ssh_usable(wanted, None, None) == wanted
 
 
 @pytest.mark.parametrize("check_mode,expected", [(True, ["hardening.win_smb1"]), (False, [])])
@@ -477,7 +552,7 @@ NETWORK = {"net.ipv4.ip_forward": 0}
 
 
 def test_sysctl_filters():
-    control_of = hf.hardening_sysctl_control(KERNEL, NETWORK)
+    control_of = hf.hardening_sysctl_control({"KERN-01": KERNEL, "NET-01": NETWORK})
     assert control_of == {
         "kernel.kptr_restrict": "KERN-01",
         "fs.suid_dumpable": "KERN-01",
@@ -490,10 +565,29 @@ def test_sysctl_filters():
         "net.ipv4.ip_forward": "1",
         "fs.suid_dumpable": "2",
     }
-    assert hf.hardening_not_writable(PROBE, KERNEL, NETWORK) == {
+    assert hf.hardening_not_writable(PROBE, {"KERN-01": KERNEL, "NET-01": NETWORK}) == {
         "KERN-01": ["kernel.kptr_restrict"],
         "NET-01": [],
     }
+
+
+def test_host_only_sysctls_are_not_applicable_where_none_can_be_written():
+    groups = {
+        "KERN-01": KERNEL,
+        "KERN-02": {"kernel.ctrl-alt-del": 0, "net.core.bpf_jit_harden": 2},
+    }
+    container = {
+        "writable": [],
+        "not_writable": ["kernel.kptr_restrict", "net.core.bpf_jit_harden"],
+    }
+    na = hf.hardening_not_applicable(container, groups, ["KERN-02"])
+    assert list(na) == ["KERN-02"] and "container" in na["KERN-02"]
+    # its keys are then not reported as "not writable" either
+    assert hf.hardening_not_writable(container, groups, na) == {"KERN-01": ["kernel.kptr_restrict"]}
+    vm = {"writable": ["kernel.ctrl-alt-del", "net.core.bpf_jit_harden"], "not_writable": []}
+    assert hf.hardening_not_applicable(vm, groups, ["KERN-02"]) == {}
+    assert hf.hardening_sysctl_wanted(groups, ["KERN-02"]) == groups["KERN-02"]
+    assert hf.hardening_sysctl_wanted(groups) == {**KERNEL, **groups["KERN-02"]}
 
 
 PACKAGES = [

@@ -204,7 +204,7 @@ def _ctx(**extra):
             ],
             "would_fail": None,
         },
-        "syslog": {},
+        "services": [],
         "syslog_packages": ["rsyslog", "syslog-ng-core"],
         "package_files": {"AUTH-03": ["/etc/pam.d/common-password"]},
     }
@@ -289,6 +289,87 @@ def test_assess_compliant_in_effect():
         "SVC-01": False,
     }
     assert all(a["changes"] == [] for a in out.values())
+
+
+def _service(control, name, changed, skipped=False):
+    return {"item": {"control": control, "service": name}, "changed": changed, "skipped": skipped}
+
+
+def test_assess_package_controls_with_services_and_the_aide_database():
+    registry = [{"id": i, "key": i.lower(), "files": []} for i in ("AUD-01", "FIM-01", "ACCT-01")]
+    packages = [
+        {"control": "AUD-01", "package": "auditd"},
+        {"control": "FIM-01", "package": "aide"},
+        {"control": "ACCT-01", "package": "acct"},
+        {"control": "ACCT-01", "package": "sysstat"},
+    ]
+    ctx = _ctx(
+        packages=packages,
+        installed={"auditd": [{}], "acct": [{}], "sysstat": [{}]},
+        apt={
+            "install": {"aide": {"name": "aide", "version": "0.18.3-1", "pulls": ["aide-common"]}}
+        },
+        # auditd is installed but stopped; sysstat runs; the container rows are skipped
+        services=[
+            _service("AUD-01", "auditd", True),
+            _service("ACCT-01", "sysstat", False),
+            _service("ACCT-01", "acct", False, skipped=True),
+        ],
+        aide={"db": "/var/lib/aide/aide.db", "exists": False, "initialised": False},
+    )
+    out = hf.hardening_assess(registry, ["AUD-01", "FIM-01", "ACCT-01"], ctx)
+    aud = out["AUD-01"]
+    assert aud["noncompliant"]
+    assert [(c["kind"], c["target"], c["action"]) for c in aud["changes"]] == [
+        ("service", "auditd", "set")
+    ]
+    assert [i["effective"] for i in aud["items"] if not i["compliant"]] == [
+        "auditd not running or not enabled"
+    ]
+    fim = out["FIM-01"]
+    assert fim["noncompliant"] and "/var/lib/aide/aide.db" in fim["files"]
+    assert [(c["kind"], c["target"]) for c in fim["changes"]] == [
+        ("package", "aide"),
+        ("file", "/var/lib/aide/aide.db"),
+    ]
+    assert "aideinit" in fim["changes"][1]["note"]
+    assert not out["ACCT-01"]["noncompliant"]
+    # after the apply pass initialised the database, the control is compliant and changed
+    applied = hf.hardening_assess(
+        registry,
+        ["FIM-01"],
+        dict(
+            ctx,
+            **{"pass": "apply", "aide": dict(ctx["aide"], initialised=True)},
+            installed={"aide": [{}]},
+        ),
+    )
+    assert applied["FIM-01"]["changed"] and not applied["FIM-01"]["noncompliant"]
+
+
+def test_not_applicable_controls_are_neither_judged_nor_scored():
+    registry = [
+        {"id": "KERN-01", "key": "k1", "title": "t", "flag": "f1", "severity": "low"},
+        {"id": "KERN-02", "key": "k2", "title": "t", "flag": "f2", "severity": "low"},
+    ]
+    ctx = _ctx(
+        sysctl_live={"current": {"kernel.ctrl-alt-del": "1"}, "writable": []},
+        sysctl_wanted={"kernel.ctrl-alt-del": 0},
+        sysctl_control={"kernel.ctrl-alt-del": "KERN-02"},
+        sysctl_persisted={},
+        not_applicable={"KERN-02": "only a full host can set these"},
+    )
+    out = hf.hardening_assess(registry, ["KERN-02"], ctx)
+    assert not out["KERN-02"]["noncompliant"] and out["KERN-02"]["changes"] == []
+    table = hf.hardening_controls(
+        registry,
+        ["KERN-01", "KERN-02"],
+        {"KERN-01": {"noncompliant": False}, **out},
+        not_applicable={"KERN-02": "only a full host can set these"},
+    )
+    row = table[1]
+    assert row["status"] == "not_applicable" and row["reason"].startswith("only a full host")
+    assert hf.hardening_score(table) == {"compliant": 1, "enabled": 1, "percent": 100.0}
 
 
 def test_changes_in_registry_order_with_the_sshd_reload():
