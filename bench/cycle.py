@@ -66,6 +66,10 @@ BENCH_VARS = {
     "hardening_syslog": False,
     "hardening_pkg_integrity": False,
     "hardening_needrestart": False,
+    "hardening_auditd": False,
+    "hardening_aide": False,
+    "hardening_accounting": False,
+    "hardening_fail2ban": False,
 }
 MAINT = Path(sys.executable).parent / "maint"
 

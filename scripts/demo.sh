@@ -35,6 +35,10 @@ hardening_pam_tmpdir: false
 hardening_syslog: false
 hardening_pkg_integrity: false
 hardening_needrestart: false
+hardening_auditd: false
+hardening_aide: false
+hardening_accounting: false
+hardening_fail2ban: false
 YAML
 
 # A window that is open now: daily, started five minutes ago (UTC), six hours long.

@@ -67,7 +67,8 @@ def site(tmp_path_factory):
         group_vars = site / "lab" / "group_vars"
         group_vars.mkdir(exist_ok=True)
         # The lab's apt sees only the fixture repository: hardening controls that install
-        # Debian packages (pwquality, pam_tmpdir, rsyslog, debsums, needrestart) cannot run.
+        # Debian packages (pwquality, pam_tmpdir, rsyslog, debsums, needrestart, auditd, AIDE,
+        # acct, sysstat, fail2ban) cannot run.
         (group_vars / "all.yml").write_text(
             yaml.safe_dump(
                 {
@@ -77,6 +78,10 @@ def site(tmp_path_factory):
                     "hardening_syslog": False,
                     "hardening_pkg_integrity": False,
                     "hardening_needrestart": False,
+                    "hardening_auditd": False,
+                    "hardening_aide": False,
+                    "hardening_accounting": False,
+                    "hardening_fail2ban": False,
                 }
             )
         )

@@ -263,10 +263,27 @@ def test_hardened_state_on_the_host(results, host):
     assert host.file("/home/maint").mode == 0o750
     assert re.search(r"^UMASK\s+027$", host.file("/etc/login.defs").content_string, re.M)
     assert host.package("libpam-tmpdir").is_installed
+    # the form both Lynis and CIS accept
+    protocols = host.file("/etc/modprobe.d/maint-hardening-protocols.conf").content_string
+    assert "install dccp /bin/true\nblacklist dccp\n" in protocols
+    # issue 26's controls: auditd's rules, AIDE's database, accounting, fail2ban, compilers,
+    # no recommends, post-quantum key exchange and no ECDSA host key
+    rules = host.file("/etc/audit/rules.d/50-maint-hardening.rules").content_string
+    assert "-k time-change" in rules and "-w /etc/sudoers -p wa -k scope" in rules
+    assert host.package("auditd").is_installed
+    assert host.file("/var/lib/aide/aide.db").exists
+    assert host.file("/var/lib/aide/aide.db").mode == 0o600
+    assert host.package("acct").is_installed and host.file("/var/log/account/pacct").exists
+    assert re.search(r'^ENABLED="true"$', host.file("/etc/default/sysstat").content_string, re.M)
+    jail = host.file("/etc/fail2ban/jail.d/50-maint-hardening.local").content_string
+    assert re.search(r"^ignoreip = 127\.0\.0\.1/8 ::1", jail, re.M) and "[sshd]" in jail
     assert (
-        "install dccp /bin/false"
-        in host.file("/etc/modprobe.d/maint-hardening-protocols.conf").content_string
+        'APT::Install-Recommends "false";'
+        in host.file("/etc/apt/apt.conf.d/60maint-no-recommends").content_string
     )
+    assert host.file("/usr/bin/as").mode & 0o007 == 0
+    assert effective["kexalgorithms"] == "sntrup761x25519-sha512@openssh.com"
+    assert "ecdsa" not in effective["hostkeyalgorithms"]
 
 
 def test_maintenance_key_login_and_sudo_still_work(host):
@@ -359,7 +376,17 @@ def test_reconcile_records_what_the_converge_run_changed(results):
     assert reconciled["rollback"] == first["rollback"]
 
 
-PACKAGE_CONTROLS = {"AUTH-03", "AUTH-04", "LOG-01", "PKG-01", "PKG-02"}
+PACKAGE_CONTROLS = {
+    "AUTH-03",
+    "AUTH-04",
+    "LOG-01",
+    "AUD-01",
+    "FIM-01",
+    "ACCT-01",
+    "BF-01",
+    "PKG-01",
+    "PKG-02",
+}
 
 
 def test_a_package_apt_cannot_install_is_a_would_fail_in_the_plan(results, host):
