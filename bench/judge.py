@@ -72,13 +72,13 @@ LYNIS_FILES = {
     "default.prf": Path("/etc/lynis/default.prf"),
 }
 REMOTE_DIR = "/var/tmp/maint-judge"
-# What each Lynis suggestion still open after the role is waiting for (issue 26 adds the
-# controls), or why it is left. Keyed by test ID; the details column tells instances apart.
+# Why each Lynis suggestion still open after the role is left, or the control that answers it
+# where it should not remain. Keyed by test ID; the details column tells instances apart.
 SUGGESTION_NOTES = {
     "LYNIS": "about Lynis itself (Debian's 3.0.8), not the host",
     "DEB-0810": "apt-listbugs: interactive, not for unattended windows",
     "DEB-0811": "apt-listchanges: mails changelogs, not for unattended windows",
-    "DEB-0880": "brute-force guard for sshd (issue 26: fail2ban or PerSourcePenalties)",
+    "DEB-0880": "BF-01 writes its jail to jail.local unless the site has its own jail.local",
     "BOOT-5180": "no init in a container: nothing to judge",
     "BOOT-5264": "per-service systemd sandboxing: beyond the role's controls",
     "KRNL-5788": "a container has no kernel of its own",
@@ -89,23 +89,28 @@ SUGGESTION_NOTES = {
     "PKGS-7392": "updates are the patching role's task, in a window",
     "PKGS-7394": "apt-show-versions: patching reads apt itself",
     "PKGS-7420": "updates are applied in approved windows, not automatically",
-    "NETW-3200": "MOD-02 writes 'install P /bin/false'; Lynis 3.0.8 accepts only /bin/true "
-    "(issue 26: the form both accept)",
+    "NETW-3200": "MOD-02 blocks dccp, sctp, rds and tipc ('install P /bin/true' + blacklist)",
     "SSH-7408": "sshd off port 22 is a site decision (firewalls, inventories), not a control",
-    "LOGG-2130": "a syslog daemon running where there is an init (issue 26)",
+    "LOGG-2130": "no init in a container: LOG-01 installs rsyslog, which runs where systemd does",
+    "LOGG-2138": "no init in a container: no kernel logger runs there",
     "LOGG-2154": "remote logging: a site decision (the log host)",
-    "ACCT-9622": "process accounting (issue 26)",
-    "ACCT-9626": "sysstat (issue 26)",
-    "ACCT-9628": "auditd with a CIS rule set (issue 26)",
+    "ACCT-9622": "ACCT-01 (acct); the kernel of a container may refuse accounting",
+    "ACCT-9626": "ACCT-01 (sysstat enabled)",
+    "ACCT-9628": "AUD-01 installs auditd and its rules; a container cannot run the audit daemon",
     "TIME-3104": "a container takes its time from the machine's kernel",
-    "FINT-4350": "AIDE with an initialised database (issue 26)",
-    "KRNL-6000": "sysctl values Lynis's profile wants beyond KERN-01/NET-01 (issue 26)",
-    "HRDN-7222": "compilers and assemblers usable by root only (issue 26)",
+    "FINT-4350": "FIM-01 (AIDE with an initialised database)",
+    "FINT-4402": "FIM-01 sets Checksums = sha512 in aide.conf",
+    "KRNL-6000": "container: /proc/sys is read-only (KERN-01/NET-01 persisted, KERN-02 not "
+    "applicable); VM: kernel.modules_disabled is left out on purpose (no module loads until "
+    "reboot)",
+    "HRDN-7222": "CC-01 restricts as, ld, cc and gcc to root, also when this run installs them",
     "TOOL-5002": "automation tools: maint is one, Lynis does not know it",
     "FILE-7524": "file permissions Lynis's profile wants beyond PERM-* (see its log)",
     "HOME-9304": "home directory permissions (PERM-06)",
-    "USB-1000": "MOD-03 blacklists usb-storage; Lynis wants the form it accepts (issue 26)",
-    "STRG-1846": "MOD-03 blacklists firewire; Lynis wants the form it accepts (issue 26)",
+    "USB-1000": "MOD-03 blocks usb-storage ('install usb-storage /bin/true' + blacklist)",
+    "STRG-1846": "MOD-03 blocks firewire-core",
+    "SHLL-6220": "SHELL-01 (read-only TMOUT in profile.d)",
+    "KRNL-5820": "CORE-01 (limits.d, ulimit -c 0, systemd-coredump Storage=none)",
     "BANN-7126": "BAN-01",
     "BANN-7130": "BAN-01",
 }

@@ -87,6 +87,19 @@ def hardening_compiler_items(stat_results, mode="0750"):
     return items
 
 
+def hardening_compilers_incoming(new_packages, package_names, stat_results, names):
+    """{/usr/bin/NAME: package} of the compiler names (``names``) that are not on the host now
+    (``stat_results``: the CC-01 stat loop) and that a package of this run's transaction
+    (``new_packages``, apt's simulation) brings (``package_names``: package -> names)."""
+    present = {r.get("item") for r in stat_results or [] if (r.get("stat") or {}).get("exists")}
+    out = {}
+    for package in new_packages or []:
+        for name in (package_names or {}).get(package) or []:
+            if name in (names or []) and name not in present:
+                out.setdefault("/usr/bin/" + name, package)
+    return out
+
+
 def hardening_sysctl_control(groups):
     """{sysctl key: control id} from ``groups`` ({control id: {key: value}}: KERN-01 the kernel
     settings, NET-01 the network ones, KERN-02 those only a full host can set)."""
@@ -553,7 +566,7 @@ def _aide_items(cid, ctx, a):
                 "file",
                 aide["db"],
                 "create",
-                note="initialised by aideinit: a full scan of the file system, after the install",
+                note="initialised by aide --init after the install: a full scan of the file system",
             )
         )
         if aide["db"] not in a["files"]:
@@ -603,6 +616,39 @@ def _plain_package_control(cid, ctx, a):
                 )
             )
             a["changed"] = True
+
+
+def _incoming_compilers(cid, ctx, a):
+    """CC-01: the compilers the packages of this run install (needrestart pulls binutils) are
+    restricted right after the install, on the file each name resolves to."""
+    incoming = ctx.get("compilers_incoming") or {}
+    for path in sorted(incoming):
+        package = incoming[path]
+        a["items"].append(
+            {
+                "key": path,
+                "phrase": "%s comes with %s, which this run installs, for every user"
+                % (path, package),
+                "effective": "%s installed by this run (%s), mode from the package"
+                % (path, package),
+                "expected": "%s usable by root only (mode %s)" % (path, ctx.get("compilers_mode")),
+                "source": "the package plan (%s)" % package,
+                "compliant": ctx.get("pass") == "apply",
+            }
+        )
+        a["changes"].append(
+            change(
+                cid,
+                "mode",
+                path,
+                "set",
+                after=ctx.get("compilers_mode"),
+                note="installed by this run (%s): restricted right after the install, on the file "
+                "the name resolves to" % package,
+            )
+        )
+    if ctx.get("pass") == "apply" and incoming:
+        a["changed"] = a["changed"] or bool(ctx.get("compilers_restricted"))
 
 
 def _legacy_control(cid, ctx, a):
@@ -717,7 +763,8 @@ def hardening_assess(controls, enabled, ctx):
     (maint.preventive.hardening_sysctl_probe), ``sysctl_persisted``, ``sysctl_wanted``,
     ``sysctl_control``, ``sysctl_set`` (apply: the keys set live), ``legacy`` and
     ``removal`` (SVC-01), ``services`` (the looped service task: item control, service),
-    ``syslog_packages``, ``aide`` (FIM-01: db, exists, initialised), ``not_applicable``
+    ``syslog_packages``, ``aide`` (FIM-01: db, exists, initialised), ``compilers_incoming``,
+    ``compilers_mode`` and ``compilers_restricted`` (CC-01), ``not_applicable``
     ({control: reason}: judged as nothing here) and ``package_files`` ({control: files a
     package's scripts change}).
     """
@@ -765,6 +812,8 @@ def hardening_assess(controls, enabled, ctx):
             _plain_package_control(cid, ctx, a)
         elif cid == "SVC-01":
             _legacy_control(cid, ctx, a)
+        elif cid == "CC-01":
+            _incoming_compilers(cid, ctx, a)
         for ch in a["changes"]:
             if ch.get("would_fail"):
                 a["would_fail"].append(ch["would_fail"])
@@ -1094,6 +1143,7 @@ class FilterModule:
             "hardening_skip": hardening_skip,
             "hardening_perm_items": hardening_perm_items,
             "hardening_compiler_items": hardening_compiler_items,
+            "hardening_compilers_incoming": hardening_compilers_incoming,
             "hardening_sudoers_items": hardening_sudoers_items,
             "hardening_sysctl_control": hardening_sysctl_control,
             "hardening_sysctl_entries": hardening_sysctl_entries,

@@ -257,7 +257,7 @@ def _entry(module, entry):
         return result
     current = _read(path)
     if kind == "lines":
-        if current is None and not entry.get("create", True):
+        if current is None and not entry.get("create", True) and entry.get("shipped") is None:
             result["skipped"] = True
             return result
         start = current

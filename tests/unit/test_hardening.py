@@ -460,6 +460,21 @@ def test_compiler_items_resolve_links_once():
     }
 
 
+def test_compilers_incoming_are_the_names_a_planned_package_brings():
+    names = ["as", "ld", "cc", "gcc"]
+    packages = {"binutils": ["as", "ld"], "gcc": ["cc", "gcc"]}
+    stats = [_stat("as", exists=False), _stat("ld", exists=False), _stat("cc"), _stat("gcc")]
+    # needrestart pulls binutils: as and ld arrive with this run; cc is already there
+    incoming = hf.hardening_compilers_incoming(
+        ["needrestart", "binutils", "binutils-x86-64-linux-gnu"], packages, stats, names
+    )
+    assert incoming == {"/usr/bin/as": "binutils", "/usr/bin/ld": "binutils"}
+    assert hf.hardening_compilers_incoming(["rsyslog"], packages, stats, names) == {}
+    assert hf.hardening_compilers_incoming(["binutils"], packages, [], ["as"]) == {
+        "/usr/bin/as": "binutils"
+    }
+
+
 def _q(item, lines, rc=0):
     return {"item": item, "rc": rc, "stdout_lines": lines}
 

@@ -332,7 +332,7 @@ def test_assess_package_controls_with_services_and_the_aide_database():
         ("package", "aide"),
         ("file", "/var/lib/aide/aide.db"),
     ]
-    assert "aideinit" in fim["changes"][1]["note"]
+    assert "aide --init" in fim["changes"][1]["note"]
     assert not out["ACCT-01"]["noncompliant"]
     # after the apply pass initialised the database, the control is compliant and changed
     applied = hf.hardening_assess(
@@ -345,6 +345,29 @@ def test_assess_package_controls_with_services_and_the_aide_database():
         ),
     )
     assert applied["FIM-01"]["changed"] and not applied["FIM-01"]["noncompliant"]
+
+
+def test_compilers_a_planned_package_installs_are_planned_and_restricted():
+    registry = [{"id": "CC-01", "key": "compilers", "files": []}]
+    incoming = {"/usr/bin/as": "binutils"}
+    audit = hf.hardening_assess(
+        registry, ["CC-01"], _ctx(compilers_incoming=incoming, compilers_mode="0750")
+    )["CC-01"]
+    assert audit["noncompliant"]
+    (planned,) = audit["changes"]
+    assert (planned["kind"], planned["target"], planned["after"]) == ("mode", "/usr/bin/as", "0750")
+    assert "binutils" in planned["note"]
+    applied = hf.hardening_assess(
+        registry,
+        ["CC-01"],
+        _ctx(compilers_incoming=incoming, compilers_mode="0750", compilers_restricted=True)
+        | {"pass": "apply"},
+    )["CC-01"]
+    # the apply reports the change the plan showed, and the control is compliant after it
+    assert applied["changed"] and not applied["noncompliant"]
+    assert [c["target"] for c in applied["changes"]] == ["/usr/bin/as"]
+    quiet = hf.hardening_assess(registry, ["CC-01"], _ctx())["CC-01"]
+    assert not quiet["noncompliant"] and quiet["changes"] == []
 
 
 def test_not_applicable_controls_are_neither_judged_nor_scored():
