@@ -1,10 +1,10 @@
 """The container judge (bench/judge.py --hosts container): Lynis before and after the hardening
 role on a lab container, ssh-audit against its sshd, and the maintenance key afterwards.
 
-The figures asserted are today's floor (docs/judges.md): Lynis 58 -> 74-75, suggestions 51 ->
-27-29, ssh-audit after the role 1 fail (the ECDSA host key) and 6 warn. The targets of issue 26
-(Lynis >= 80, no fail and no warn) need its new controls; when they land, raise the floor here.
-The VM judge takes about 50 minutes under emulation: it runs with make judge, not here.
+The figures asserted are issue 26's targets for a container (docs/judges.md): Lynis 58 -> 80 or
+more, suggestions 51 -> about 20, and no ssh-audit fail or warn after the role. What a container
+cannot reach (read-only /proc/sys, no init for auditd, rsyslog or a time daemon) is listed there.
+The VM judge takes 30-55 minutes under emulation: it runs with make judge, not here.
 """
 
 import json
@@ -22,7 +22,7 @@ from . import labkit
 pytestmark = pytest.mark.lab
 
 ROOT = Path(__file__).resolve().parents[2]
-LYNIS_FLOOR = 74  # the lowest index measured after the role on a lab container
+LYNIS_FLOOR = 80  # issue 26's target for a container
 
 
 def judge_missing():
@@ -84,7 +84,7 @@ def test_the_maintenance_key_still_logs_in_with_sudo(judged):
     assert result["key_sudo_after"] is True
 
 
-def test_lynis_index_rises_to_todays_floor(judged):
+def test_lynis_index_reaches_the_container_target(judged):
     _, result = judged
     before, after = result["lynis_before"], result["lynis_after"]
     assert after["index"] > before["index"]
@@ -93,6 +93,10 @@ def test_lynis_index_rises_to_todays_floor(judged):
     # What the role's controls settle, Lynis no longer suggests.
     settled = {"DEB-0280", "DEB-0831", "KRNL-5820", "AUTH-9230", "AUTH-9262", "AUTH-9286"}
     settled |= {"AUTH-9328", "BANN-7126", "BANN-7130", "PKGS-7370", "USB-1000", "STRG-1846"}
+    # issue 26's controls: modules in the form Lynis accepts, fail2ban, accounting, AIDE,
+    # compilers, the shell timeout
+    settled |= {"NETW-3200", "DEB-0880", "ACCT-9622", "ACCT-9626", "FINT-4350", "FINT-4402"}
+    settled |= {"HRDN-7222", "SHLL-6220"}
     still = {s.split("|")[0] for s in after["suggestions"]}
     assert not still & settled, sorted(still & settled)
 
@@ -100,8 +104,6 @@ def test_lynis_index_rises_to_todays_floor(judged):
 def test_ssh_audit_after_the_role(judged):
     _, result = judged
     before, after = result["ssh_audit_before"], result["ssh_audit_after"]
-    assert len(after["fail"]) < len(before["fail"])
-    assert len(after["warn"]) < len(before["warn"])
-    # sshd's algorithms pass: what fails today is only the ECDSA host key (issue 26).
-    assert all(line.startswith("(key) ") for line in after["fail"]), after["fail"]
-    assert not [w for w in after["warn"] if w.startswith(("(mac) ", "(enc) "))], after["warn"]
+    assert before["fail"] and before["warn"]
+    # post-quantum key exchange only, no NIST ECDSA host key: nothing fails, nothing warns
+    assert after == {"fail": [], "warn": []}, after
