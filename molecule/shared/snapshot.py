@@ -3,7 +3,8 @@
 
 ``packages``: name -> "version status" of every package dpkg knows (``dpkg-query -W``);
 ``selections``: ``dpkg --get-selections``; ``files``: path -> "type mode uid gid sha256" (or a
-link's target) of everything under /etc, /var/lib, /var/log, /root and /home; ``texts``: the
+link's target) of everything under /etc, /var/lib, /var/log, /root and /home, and of the files
+the compiler commands resolve to; ``texts``: the
 content of the configuration files the roles manage (for comparing a plan's diffs with what an
 apply changed); ``owners``: path -> package of what packages ship under /etc. The verifiers
 compare two snapshots (molecule/shared/testinfra_helpers.py): check mode leaves the host
@@ -27,6 +28,14 @@ TEXTS = (
     "/etc/modprobe.d/",
     "/etc/pam.d/",
     "/etc/needrestart/",
+    "/etc/aide/aide.conf",
+    "/etc/audit/rules.d/",
+    "/etc/fail2ban/jail.local",
+    "/etc/fail2ban/jail.d/",
+    "/etc/default/sysstat",
+    "/etc/apt/apt.conf.d/",
+    "/etc/profile.d/",
+    "/etc/systemd/coredump.conf.d/",
     "/etc/clamav/",
     "/etc/sudoers",
     "/root/.ssh/",
@@ -50,8 +59,17 @@ def describe(path):
     return f"o {mode:04o} {st.st_uid} {st.st_gid}"
 
 
+# Commands whose real files a role changes outside ROOTS (the hardening role's CC-01 makes the
+# compilers root-only): each is described at the file its /usr/bin name resolves to.
+COMMANDS = ("as", "ld", "cc", "gcc", "c++", "g++", "clang")
+
+
 def walk():
     files, texts = {}, {}
+    for name in COMMANDS:
+        path = os.path.realpath(os.path.join("/usr/bin", name))
+        if os.path.exists(path):
+            files[path] = describe(path)
     for root in ROOTS:
         for folder, dirs, names in os.walk(root):
             for name in dirs + names:

@@ -43,7 +43,24 @@ SSH = (
 )
 # Files under /etc that package maintainer scripts maintain besides the files a package ships
 # (service links, alternatives, the linker cache): they come with a planned package install.
-PACKAGE_SCRIPTS = ("/etc/rc", "/etc/systemd/system/", "/etc/alternatives/", "/etc/ld.so.cache")
+# What the maintainer scripts of planned packages write under /etc besides the files the packages
+# ship: service links, alternatives, the linker cache, the system accounts they add (aide-common's
+# _aide), the files ucf installs from a package's templates (aide-common) and the rules augenrules
+# generates (auditd).
+PACKAGE_SCRIPTS = (
+    "/etc/rc",
+    "/etc/systemd/system/",
+    "/etc/alternatives/",
+    "/etc/ld.so.cache",
+    "/etc/passwd",
+    "/etc/group",
+    "/etc/shadow",
+    "/etc/gshadow",
+    "/etc/aide/",
+    "/etc/cron.daily/aide",
+    "/etc/default/aide",
+    "/etc/audit/audit.rules",
+)
 
 
 def _reverse(diff):
