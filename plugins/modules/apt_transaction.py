@@ -57,8 +57,9 @@ options:
       - Path -> package. For each package the transaction newly installs, the content that
         package ships at that path (downloaded into the temporary directory and read from the
         .deb), so a plan can show the diff of a file the role changes after the package created
-        it. C(package:/shipped/path) reads another path of the .deb: the template a maintainer
-        script installs at the path unchanged (ucf: aide-common's C(/etc/aide/aide.conf)).
+        it. A value C(package:/shipped/path) reads another path of the .deb, the template a
+        maintainer script installs at the path unchanged (with ucf, as aide-common does for
+        C(/etc/aide/aide.conf)).
     type: dict
     default: {}
 """

@@ -21,7 +21,8 @@ FAILED = ("noncompliant", "failed")
 @dataclass(frozen=True)
 class Control:
     id: str
-    status: str | None  # compliant fixed noncompliant failed disabled not_writable ...
+    # compliant fixed noncompliant skipped failed disabled not_writable not_applicable
+    status: str | None
 
 
 @dataclass(frozen=True)
