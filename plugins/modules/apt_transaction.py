@@ -201,6 +201,13 @@ def main():
             rc, out, error = apt.simulate(["install", *recommends, *ok])
             if rc == 0:
                 transaction = parse_simulation(out)
+                # What each package pulls when installed alone, limited to what the whole
+                # transaction installs: a dependency another package of the set satisfies
+                # (aide-common's systemd-sysusers by systemd-standalone-sysusers) is not pulled.
+                moving = {p["name"] for p in transaction if p["action"] in ("install", "upgrade")}
+                for spec in ok:
+                    plan = install[_name(spec)]
+                    plan["pulls"] = [d for d in plan["pulls"] if d.split()[0] in moving]
             else:
                 for spec in ok:
                     install[_name(spec)]["would_fail"] = "apt cannot install %s together: %s" % (
