@@ -28,6 +28,8 @@ TEXTS = (
     "/etc/modprobe.d/",
     "/etc/pam.d/",
     "/etc/needrestart/",
+    "/etc/passwd",
+    "/etc/group",
     "/etc/aide/aide.conf",
     "/etc/audit/rules.d/",
     "/etc/fail2ban/jail.local",
